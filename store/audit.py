@@ -1,0 +1,71 @@
+"""The change counter and the hash-chained audit trail, written inside each write transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.orm import Session
+
+from .models import AuditEvent, Meta, utcnow
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    action: str
+    object_type: str
+    object_id: int | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def begin_write(session: Session) -> int:
+    """Bump the change counter. Called first in every write transaction: on SQLite it takes the
+    write lock before anything is read; on PostgreSQL the row lock orders the audit chain."""
+    value = session.execute(
+        update(Meta).where(Meta.key == "changes").values(value=Meta.value + 1).returning(Meta.value)
+    ).scalar_one()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("NOTIFY socialdesk_changes"))
+    return value
+
+
+def _digest(prev: str, at: datetime, actor: str, event: Event, details: str) -> str:
+    body = "\x1f".join((prev, at.isoformat(), actor, event.action, event.object_type,
+                        str(event.object_id), details))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def record(session: Session, actor: str, events: Iterable[Event]) -> None:
+    """Append events to the chain. The caller has already called begin_write."""
+    prev = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    prev = prev or GENESIS
+    at = utcnow()
+    rows = []
+    for event in events:
+        details = json.dumps(event.details, sort_keys=True, separators=(",", ":"), default=str)
+        digest = _digest(prev, at, actor, event, details)
+        rows.append({"at": at, "actor": actor, "action": event.action, "object_type": event.object_type,
+                     "object_id": event.object_id, "details": details, "prev_hash": prev, "hash": digest})
+        prev = digest
+    if rows:
+        session.execute(insert(AuditEvent), rows)
+
+
+def verify(session: Session) -> tuple[int, int | None]:
+    """Walk the chain; return (events checked, id of the first broken event or None)."""
+    prev = GENESIS
+    count = 0
+    for row in session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().yield_per(5000):
+        event = Event(row.action, row.object_type, row.object_id)
+        if row.prev_hash != prev or _digest(prev, row.at, row.actor, event, row.details) != row.hash:
+            return count, row.id
+        prev = row.hash
+        count += 1
+    return count, None

@@ -1,0 +1,181 @@
+"""State changes. Each runs inside the caller's transaction, starts with audit.begin_write and
+records its audit events in that same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, literal, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from . import audit
+from .ingest import _upsert
+from .models import Agent, Channel, Contact, Conversation, Message, Outbox, UTCDateTime, utcnow
+from .views import STATUSES, OutboxView
+
+IN_DOUBT_AFTER = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxClaim:
+    """An entry the sender now owns. `in_doubt`: an earlier attempt may have reached the platform."""
+
+    id: int
+    channel: str
+    idempotency_key: str
+    text: str
+    visibility: str
+    in_reply_to: str | None
+    recipient: str | None
+    attempts: int
+    in_doubt: bool
+
+
+def ensure_channel(session: Session, name: str, kind: str, handle: str | None = None) -> int:
+    stmt = _upsert(session)(Channel).values(name=name, kind=kind, handle=handle, created_at=utcnow())
+    session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"kind": kind, "handle": handle}))
+    return session.execute(select(Channel.id).where(Channel.name == name)).scalar_one()
+
+
+def agent_id(session: Session, name: str) -> int:
+    """The agent's id, creating a plain agent row the first time a name signs in."""
+    found = session.execute(select(Agent.id).where(Agent.name == name)).scalar()
+    if found is None:
+        session.execute(_upsert(session)(Agent).values(name=name, display_name=name, skills=[])
+                        .on_conflict_do_nothing(index_elements=["name"]))
+        found = session.execute(select(Agent.id).where(Agent.name == name)).scalar_one()
+    return found
+
+
+def _view(o: Outbox) -> OutboxView:
+    return OutboxView(id=o.id, text=o.text, visibility=o.visibility, state=o.state, attempts=o.attempts,
+                      last_error=o.last_error, created_at=o.created_at, sent_at=o.sent_at)
+
+
+def queue_reply(session: Session, conversation_id: int, body: str, visibility: str, *, actor: str) -> OutboxView:
+    """Put a reply in the outbox, addressed to the customer's latest message in the thread."""
+    audit.begin_write(session)
+    last = session.execute(
+        select(Message.channel_id, Message.platform_id, Contact.handle)
+        .join(Contact, Contact.id == Message.author_contact_id)
+        .where(Message.conversation_id == conversation_id, Message.direction == "in")
+        .order_by(Message.published_at.desc(), Message.id.desc()).limit(1)).first()
+    if last is None:
+        raise LookupError(f"conversation {conversation_id} has no inbound message to answer")
+    entry = Outbox(conversation_id=conversation_id, channel_id=last.channel_id,
+                   idempotency_key=uuid.uuid4().hex, text=body, visibility=visibility,
+                   in_reply_to=last.platform_id, recipient=last.handle, state="queued",
+                   agent_id=agent_id(session, actor), next_attempt_at=utcnow())
+    session.add(entry)
+    session.flush()
+    audit.record(session, actor, [audit.Event("reply.queued", "conversation", conversation_id,
+                                              {"outbox": entry.id, "visibility": visibility})])
+    return _view(entry)
+
+
+def claim_outbox(session: Session, *, limit: int = 20, now: datetime | None = None) -> list[OutboxClaim]:
+    """Take due entries: queued ones whose retry time has come, and ones left 'sending' by a
+    sender that stopped mid-send (in doubt: the sender must look before it posts again)."""
+    now = now or utcnow()
+    audit.begin_write(session)
+    rows = session.execute(
+        select(Outbox, Channel.name).join(Channel, Channel.id == Outbox.channel_id).where(or_(
+            and_(Outbox.state == "queued", Outbox.next_attempt_at <= now),
+            and_(Outbox.state == "sending", Outbox.claimed_at < now - IN_DOUBT_AFTER)))
+        .order_by(Outbox.id).limit(limit)).all()
+    claims = []
+    for entry, channel in rows:
+        claims.append(OutboxClaim(entry.id, channel, entry.idempotency_key, entry.text, entry.visibility,
+                                  entry.in_reply_to, entry.recipient, entry.attempts + 1,
+                                  in_doubt=entry.state == "sending"))
+        entry.state, entry.claimed_at, entry.attempts = "sending", now, entry.attempts + 1
+    return claims
+
+
+def mark_sent(session: Session, outbox_id: int, platform_id: str, url: str | None, sent_at: datetime,
+              posted_text: str) -> None:
+    """Record a delivered reply as an outbound message of its conversation."""
+    audit.begin_write(session)
+    entry = session.get(Outbox, outbox_id)
+    if entry is None or entry.state == "sent":
+        return
+    stmt = _upsert(session)(Message).values(
+        conversation_id=entry.conversation_id, channel_id=entry.channel_id, platform_id=platform_id,
+        direction="out", visibility=entry.visibility, kind="reply" if entry.visibility == "public" else "dm",
+        text=posted_text, agent_id=entry.agent_id, in_reply_to=entry.in_reply_to, url=url,
+        published_at=sent_at, created_at=utcnow())
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["channel_id", "platform_id"]))
+    message_id = session.execute(select(Message.id).where(
+        Message.channel_id == entry.channel_id, Message.platform_id == platform_id)).scalar_one()
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("INSERT OR IGNORE INTO messages_fts(rowid, text) VALUES (:id, :t)"),
+                        {"id": message_id, "t": posted_text})
+    entry.state, entry.sent_at, entry.message_id, entry.last_error = "sent", sent_at, message_id, None
+    session.execute(update(Conversation).where(Conversation.id == entry.conversation_id).values(
+        message_count=Conversation.message_count + 1, last_message_at=sent_at,
+        first_response_at=func.coalesce(Conversation.first_response_at, literal(sent_at, UTCDateTime())),
+        status=text("CASE WHEN status IN ('new', 'open') THEN 'pending' ELSE status END"),
+        version=Conversation.version + 1, updated_at=utcnow()))
+    audit.record(session, "sender", [audit.Event("reply.sent", "conversation", entry.conversation_id,
+                                                 {"outbox": outbox_id, "platform_id": platform_id})])
+
+
+def mark_failed(session: Session, outbox_id: int, error: str, *, retry_in: float | None) -> None:
+    """Put an entry back for a later try (`retry_in` seconds), or fail it for good (None)."""
+    audit.begin_write(session)
+    entry = session.get(Outbox, outbox_id)
+    if entry is None or entry.state == "sent":
+        return
+    entry.last_error = error
+    if retry_in is None:
+        entry.state = "failed"
+    else:
+        entry.state, entry.next_attempt_at = "queued", utcnow() + timedelta(seconds=retry_in)
+    audit.record(session, "sender", [audit.Event(
+        "reply.failed" if retry_in is None else "reply.retry", "conversation", entry.conversation_id,
+        {"outbox": outbox_id, "error": error, "retry_in": retry_in})])
+
+
+def assign(session: Session, conversation_id: int, agent: str, *, actor: str) -> bool:
+    """Assign only if still unassigned (or already this agent's): two agents never both win."""
+    audit.begin_write(session)
+    aid = agent_id(session, agent)
+    now = utcnow()
+    won = session.execute(
+        update(Conversation).where(Conversation.id == conversation_id,
+                                   or_(Conversation.assignee_id.is_(None), Conversation.assignee_id == aid))
+        .values(assignee_id=aid, assigned_at=func.coalesce(Conversation.assigned_at, literal(now, UTCDateTime())),
+                status=text("CASE WHEN status = 'new' THEN 'open' ELSE status END"),
+                version=Conversation.version + 1, updated_at=now)).rowcount == 1
+    if won:
+        audit.record(session, actor, [audit.Event("assign", "conversation", conversation_id, {"agent": agent})])
+    return won
+
+
+def set_status(session: Session, conversation_id: int, status: str, resolution_code: str | None, *,
+               actor: str) -> bool:
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    audit.begin_write(session)
+    now = utcnow()
+    done = status in ("resolved", "closed")
+    changed = session.execute(update(Conversation).where(Conversation.id == conversation_id).values(
+        status=status, resolution_code=resolution_code if done else None,
+        resolved_at=now if done else None, version=Conversation.version + 1, updated_at=now)).rowcount == 1
+    if changed:
+        audit.record(session, actor, [audit.Event("status", "conversation", conversation_id,
+                                                  {"status": status, "resolution_code": resolution_code})])
+    return changed
+
+
+def record_poll(session: Session, channel_id: int, *, error: str | None = None,
+                rate_remaining: int | None = None) -> None:
+    """Channel health as the screens show it: last success, last error, rate-limit remaining.
+    Not a change of anyone's work, so neither audited nor counted as a change."""
+    now = utcnow()
+    values: dict = {"last_error": error, "last_error_at": now} if error else {"last_success_at": now}
+    if rate_remaining is not None:
+        values["rate_remaining"] = rate_remaining
+    session.execute(update(Channel).where(Channel.id == channel_id).values(**values))

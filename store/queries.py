@@ -1,0 +1,180 @@
+"""Reads for the screens and services. Each returns frozen views from store/views.py."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from sqlalchemy import Integer, Select, column, func, literal, select, text, tuple_
+from sqlalchemy.orm import Session, aliased
+
+from .models import (
+    OPEN_SQL,
+    Agent,
+    Channel,
+    Contact,
+    Conversation,
+    Cursor,
+    Customer,
+    Message,
+    Meta,
+    Outbox,
+    Tag,
+    Team,
+    conversation_tags,
+)
+from .views import (
+    ChannelHealth,
+    ContactView,
+    ConversationDetail,
+    MessageView,
+    OutboxView,
+    QueueFilter,
+    QueueRow,
+)
+
+_OPEN = text(f"conversations.{OPEN_SQL}")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def change_counter(session: Session) -> int:
+    return session.execute(select(Meta.value).where(Meta.key == "changes")).scalar_one()
+
+
+def fts_query(session: Session, words: str):
+    """Message ids matching every word of `words` (the last one as a prefix), or None if no word."""
+    tokens = _WORD.findall(words)
+    if not tokens:
+        return None
+    if session.get_bind().dialect.name == "sqlite":
+        match = " ".join(f'"{t}"' for t in tokens[:-1]) + f' "{tokens[-1]}"*'
+        return text("SELECT rowid FROM messages_fts WHERE messages_fts MATCH :match").bindparams(
+            match=match.strip()).columns(column("rowid", Integer))
+    query = " & ".join(tokens[:-1] + [tokens[-1] + ":*"])
+    return select(Message.id).where(text("messages.search @@ to_tsquery('simple', :tsq)").bindparams(tsq=query))
+
+
+def _filtered(session: Session, stmt: Select, flt: QueueFilter, me: str | None) -> Select:
+    if flt.status == "open":
+        stmt = stmt.where(_OPEN)
+    elif flt.status != "all":
+        stmt = stmt.where(Conversation.status == flt.status)
+    if flt.assignee:
+        name = me if flt.assignee == "me" else flt.assignee
+        stmt = stmt.where(Conversation.assignee_id == select(Agent.id).where(Agent.name == name).scalar_subquery())
+    if flt.channel:
+        stmt = stmt.where(Conversation.channel_id == select(Channel.id).where(Channel.name == flt.channel).scalar_subquery())
+    if flt.search.strip():
+        hits = fts_query(session, flt.search)
+        if hits is None:
+            return stmt.where(literal(False))
+        stmt = stmt.where(Conversation.id.in_(
+            select(Message.conversation_id).where(Message.id.in_(hits)).scalar_subquery()))
+    return stmt
+
+
+def queue_count(session: Session, flt: QueueFilter, me: str | None = None) -> int:
+    stmt = _filtered(session, select(func.count()).select_from(Conversation), flt, me)
+    return session.execute(stmt).scalar_one()
+
+
+def _queue_select() -> Select:
+    assignee = aliased(Agent)
+    return (
+        select(Conversation.id, Conversation.priority, Conversation.status, Conversation.published_at,
+               Conversation.assigned_at, Conversation.sla_due_at, Channel.name, Channel.kind,
+               Contact.handle, Contact.display_name, Contact.followers,
+               func.coalesce(Customer.key_customer, False), Conversation.snippet, assignee.name,
+               Conversation.message_count, Conversation.private)
+        .join(Channel, Channel.id == Conversation.channel_id)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .outerjoin(Customer, Customer.id == Contact.customer_id)
+        .outerjoin(assignee, assignee.id == Conversation.assignee_id)
+    )
+
+
+def queue_page(
+    session: Session, flt: QueueFilter, offset: int, limit: int, *,
+    after: QueueRow | None = None, me: str | None = None,
+) -> list[QueueRow]:
+    """Queue rows in order (priority high first, then oldest first). With `after` (the row just
+    before this page) it pages by keyset: equality on priority plus a row-value comparison, then
+    the lower priorities; both walk the queue index. Without it, OFFSET."""
+    base = _filtered(session, _queue_select(), flt, me)
+    order = (Conversation.priority.desc(), Conversation.published_at, Conversation.id)
+    if after is None:
+        rows = session.execute(base.order_by(*order).offset(offset).limit(limit)).all()
+    else:
+        same = base.where(Conversation.priority == after.priority,
+                          tuple_(Conversation.published_at, Conversation.id) > tuple_(
+                              literal(after.published_at, Conversation.published_at.type), literal(after.id)))
+        rows = session.execute(same.order_by(*order[1:]).limit(limit)).all()
+        if len(rows) < limit:
+            lower = base.where(Conversation.priority < after.priority).order_by(*order)
+            rows += session.execute(lower.limit(limit - len(rows))).all()
+    tags = _tags_for(session, [r[0] for r in rows])
+    return [QueueRow(id=r[0], priority=r[1], status=r[2], published_at=r[3], assigned_at=r[4],
+                     sla_due_at=r[5], channel=r[6], channel_kind=r[7], author_handle=r[8],
+                     author_name=r[9], followers=r[10], key_customer=bool(r[11]), snippet=r[12],
+                     tags=tags.get(r[0], ()), assignee=r[13], message_count=r[14], private=r[15])
+            for r in rows]
+
+
+def _tags_for(session: Session, ids: list[int]) -> dict[int, tuple[str, ...]]:
+    if not ids:
+        return {}
+    found: dict[int, list[str]] = defaultdict(list)
+    for cid, name in session.execute(
+        select(conversation_tags.c.conversation_id, Tag.name).join(Tag, Tag.id == conversation_tags.c.tag_id)
+        .where(conversation_tags.c.conversation_id.in_(ids)).order_by(Tag.name)):
+        found[cid].append(name)
+    return {cid: tuple(names) for cid, names in found.items()}
+
+
+def conversation_detail(session: Session, conversation_id: int) -> ConversationDetail | None:
+    conv = session.get(Conversation, conversation_id)
+    if conv is None:
+        return None
+    contact = session.get(Contact, conv.contact_id)
+    channels = dict(session.execute(select(Channel.id, Channel.name)).all())
+    assignee = session.get(Agent, conv.assignee_id) if conv.assignee_id else None
+    team = session.get(Team, conv.team_id) if conv.team_id else None
+    author = aliased(Contact)
+    messages = tuple(
+        MessageView(id=m.id, direction=m.direction, kind=m.kind, visibility=m.visibility,
+                    channel=channels.get(m.channel_id, "?"),
+                    author_handle=handle or (agent or ""), author_name=name or "",
+                    text=m.text, published_at=m.published_at, platform_id=m.platform_id, url=m.url)
+        for m, handle, name, agent in session.execute(
+            select(Message, author.handle, author.display_name, Agent.name)
+            .outerjoin(author, author.id == Message.author_contact_id)
+            .outerjoin(Agent, Agent.id == Message.agent_id)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.published_at, Message.id)))
+    outbox = tuple(
+        OutboxView(id=o.id, text=o.text, visibility=o.visibility, state=o.state, attempts=o.attempts,
+                   last_error=o.last_error, created_at=o.created_at, sent_at=o.sent_at)
+        for o in session.execute(select(Outbox).where(Outbox.conversation_id == conversation_id)
+                                 .order_by(Outbox.id)).scalars())
+    assert contact is not None
+    return ConversationDetail(
+        id=conv.id, status=conv.status, priority=conv.priority, published_at=conv.published_at,
+        sla_due_at=conv.sla_due_at, assignee=assignee.name if assignee else None,
+        team=team.name if team else None, tags=_tags_for(session, [conv.id]).get(conv.id, ()),
+        resolution_code=conv.resolution_code, version=conv.version,
+        contact=ContactView(id=contact.id, channel=channels.get(contact.channel_id, "?"), handle=contact.handle,
+                            display_name=contact.display_name, followers=contact.followers,
+                            verified=contact.verified, location=contact.location),
+        messages=messages, outbox=outbox)
+
+
+def channel_health(session: Session) -> list[ChannelHealth]:
+    return [ChannelHealth(name=c.name, kind=c.kind, last_success_at=c.last_success_at,
+                          last_error=c.last_error, last_error_at=c.last_error_at,
+                          rate_remaining=c.rate_remaining)
+            for c in session.execute(select(Channel).order_by(Channel.name)).scalars()]
+
+
+def cursor(session: Session, channel_id: int, stream: str) -> str | None:
+    return session.execute(select(Cursor.value).where(
+        Cursor.channel_id == channel_id, Cursor.stream == stream)).scalar()
