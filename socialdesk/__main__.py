@@ -1,0 +1,5 @@
+import sys
+
+from socialdesk.cli import main
+
+sys.exit(main())

@@ -1,0 +1,71 @@
+"""The sender: delivers outbox entries through their channel's adapter, exactly once.
+
+An entry is marked `sending` (committed) before the adapter is called. If the process dies
+there, the entry is *in doubt*: the next sender first asks the platform whether the reply is
+already posted (`find_sent`), and only then posts again with the same idempotency key."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from socialdesk.adapters.base import Adapter, AdapterError, Outbound
+from socialdesk.store import commands
+
+from .poller import backoff_delay
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+
+
+class Sender:
+    def __init__(self, sessions: sessionmaker[Session], adapters: Mapping[str, Adapter], *,
+                 in_doubt_after: timedelta = commands.IN_DOUBT_AFTER):
+        self.sessions = sessions
+        self.adapters = adapters
+        self.in_doubt_after = in_doubt_after
+        self.sent = 0
+
+    def run_once(self) -> int:
+        with self.sessions() as s:
+            if not commands.outbox_due(s, in_doubt_after=self.in_doubt_after):
+                return 0
+        with self.sessions.begin() as s:
+            claims = commands.claim_outbox(s, in_doubt_after=self.in_doubt_after)
+        for claim in claims:
+            self._deliver(claim)
+        return len(claims)
+
+    def _deliver(self, claim: commands.OutboxClaim) -> None:
+        adapter = self.adapters.get(claim.channel)
+        if adapter is None:
+            self._fail(claim, f"channel {claim.channel!r} is not running; check socialdesk.toml", None)
+            return
+        message = Outbound(idempotency_key=claim.idempotency_key, text=claim.text,
+                           visibility=claim.visibility, in_reply_to=claim.in_reply_to,  # type: ignore[arg-type]
+                           recipient=claim.recipient)
+        try:
+            result = adapter.find_sent(message) if claim.in_doubt else None
+            if result is None:
+                result = adapter.send(message)
+        except AdapterError as exc:
+            retry = exc.retryable and claim.attempts < MAX_ATTEMPTS
+            self._fail(claim, str(exc), backoff_delay(claim.attempts, exc.retry_after) if retry else None)
+            return
+        except Exception as exc:
+            log.exception("outbox %s: send failed", claim.id)
+            self._fail(claim, f"internal error: {exc}", backoff_delay(claim.attempts, None))
+            return
+        with self.sessions.begin() as s:
+            commands.mark_sent(s, claim.id, result.platform_id, result.url, result.sent_at, result.text)
+        self.sent += 1
+        log.info("outbox %s: sent as %s on %s", claim.id, result.platform_id, claim.channel)
+
+    def _fail(self, claim: commands.OutboxClaim, error: str, retry_in: float | None) -> None:
+        log.warning("outbox %s: %s (%s)", claim.id, error,
+                    f"retry in {retry_in:.0f}s" if retry_in is not None else "gave up")
+        with self.sessions.begin() as s:
+            commands.mark_failed(s, claim.id, error, retry_in=retry_in)

@@ -1,0 +1,114 @@
+"""The running pipeline: one poller per enabled channel and the outbox sender on APScheduler.
+
+Used by the TUI (embedded mode), `socialdesk serve` and `socialdesk demo`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from socialdesk.adapters.base import Adapter
+from socialdesk.config import ChannelConfig, Config
+from socialdesk.rules.basic import Settings
+from socialdesk.store import commands
+
+from .credentials import MissingCredentials, token_for
+from .ingest import Ingestor
+from .outbox import Sender
+from .poller import ChannelPoller
+
+log = logging.getLogger(__name__)
+SIMULATOR_TOKEN = "simulator"
+
+
+class ChannelUnavailable(Exception):
+    """A configured channel that cannot run here; the message says why and what to do."""
+
+
+@dataclass
+class Runtime:
+    config: Config
+    sessions: sessionmaker[Session]
+    simulator_options: dict = field(default_factory=dict)
+    pollers: dict[str, ChannelPoller] = field(default_factory=dict)
+    adapters: dict[str, Adapter] = field(default_factory=dict)
+    simulators: list = field(default_factory=list)
+    sender: Sender | None = None
+    scheduler: BackgroundScheduler | None = None
+
+    def settings(self) -> Settings:
+        r = self.config.rules
+        return Settings(influencer_followers=r.influencer_followers, sla_minutes=r.sla_minutes,
+                        private_priority_boost=r.private_priority_boost)
+
+    def build(self) -> None:
+        """Register channels and make their adapters; a channel that cannot start is recorded
+        in its health (shown in the TUI's status line) and the others go on."""
+        ingestor = Ingestor(self.sessions, self.settings())
+        for channel in self.config.channels:
+            with self.sessions.begin() as s:
+                channel_id = commands.ensure_channel(s, channel.name, channel.kind, channel.handle)
+            if not channel.enabled:
+                continue
+            try:
+                adapter, initial = self._adapter_for(channel)
+            except (ChannelUnavailable, MissingCredentials) as exc:
+                log.error("%s", exc)
+                with self.sessions.begin() as s:
+                    commands.record_poll(s, channel_id, error=str(exc))
+                continue
+            self.adapters[channel.name] = adapter
+            self.pollers[channel.name] = ChannelPoller(channel.name, channel_id, adapter, ingestor,
+                                                       self.sessions, initial_cursor=initial)
+        self.sender = Sender(self.sessions, self.adapters)
+
+    def _adapter_for(self, channel: ChannelConfig) -> tuple[Adapter, str | None]:
+        from socialdesk.adapters.mastodon import MastodonAdapter
+
+        if channel.kind == "simulator":
+            base_url = channel.base_url
+            if base_url is None:
+                from socialdesk.adapters.simulator import Simulator
+
+                simulator = Simulator(**self.simulator_options)
+                base_url = simulator.start()
+                self.simulators.append(simulator)
+            # The simulator is ours: read it from its first mention rather than "from now".
+            return MastodonAdapter(base_url, SIMULATOR_TOKEN, page_limit=channel.page_limit), "0"
+        if channel.kind == "mastodon":
+            if not channel.base_url:
+                raise ChannelUnavailable(f"Channel {channel.name!r}: set base_url (the instance URL) in socialdesk.toml.")
+            return MastodonAdapter(channel.base_url, token_for(channel.name), page_limit=channel.page_limit), None
+        raise ChannelUnavailable(
+            f"Channel {channel.name!r}: {channel.kind} channels are not supported by this version yet; "
+            f"set enabled = false for it in socialdesk.toml.")
+
+    def start(self) -> None:
+        if not self.pollers and self.sender is None:
+            self.build()
+        self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(max(4, len(self.pollers) + 1))},
+                                             job_defaults={"coalesce": True, "max_instances": 1,
+                                                           "misfire_grace_time": 30})
+        now = datetime.now()
+        intervals = {c.name: c.interval for c in self.config.channels}
+        for name, poller in self.pollers.items():
+            self.scheduler.add_job(poller.run, "interval", seconds=intervals[name], id=f"poll:{name}",
+                                   next_run_time=now)
+        assert self.sender is not None
+        self.scheduler.add_job(self.sender.run_once, "interval", seconds=1, id="outbox",
+                               next_run_time=now + timedelta(milliseconds=200))
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+        for adapter in self.adapters.values():
+            adapter.close()
+        for simulator in self.simulators:
+            simulator.stop()

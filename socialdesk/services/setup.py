@@ -1,0 +1,53 @@
+"""Start-up plumbing shared by the TUI, the daemon and the demo: logging, the store, serving."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+import platformdirs
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from socialdesk.config import Config
+from socialdesk.store.db import open_store
+
+from .runtime import Runtime
+
+
+def log_file(config: Config, default_dir: Path | None = None) -> Path:
+    if config.log.file:
+        return Path(config.log.file).expanduser()
+    return (default_dir or Path(platformdirs.user_log_dir("socialdesk"))) / "socialdesk.log"
+
+
+def configure_logging(config: Config, default_dir: Path | None = None) -> Path:
+    """Log to a file: the TUI owns the terminal, so nothing may print to it."""
+    path = log_file(config, default_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(config.log.level.upper())
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return path
+
+
+def open_configured_store(config: Config, *, migrate: bool = True) -> tuple[Engine, sessionmaker[Session]]:
+    return open_store(config.store.effective_url, migrate=migrate)
+
+
+def serve_forever(runtime: Runtime) -> int:
+    """Run until SIGINT/SIGTERM, then stop cleanly (pollers finish their page, sender its send)."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    runtime.start()
+    print(f"socialdesk: serving {len(runtime.pollers)} channel(s); Ctrl+C to stop", flush=True)
+    stop.wait()
+    runtime.stop()
+    return 0
