@@ -75,16 +75,25 @@ def queue_reply(session: Session, conversation_id: int, body: str, visibility: s
     return _view(entry)
 
 
-def claim_outbox(session: Session, *, limit: int = 20, now: datetime | None = None) -> list[OutboxClaim]:
+def _due(now: datetime, in_doubt_after: timedelta):
+    return or_(and_(Outbox.state == "queued", Outbox.next_attempt_at <= now),
+               and_(Outbox.state == "sending", Outbox.claimed_at <= now - in_doubt_after))
+
+
+def outbox_due(session: Session, *, in_doubt_after: timedelta = IN_DOUBT_AFTER) -> bool:
+    """A cheap read, so an idle sender does not take the write lock every second."""
+    return session.execute(select(Outbox.id).where(_due(utcnow(), in_doubt_after)).limit(1)).first() is not None
+
+
+def claim_outbox(session: Session, *, limit: int = 20, now: datetime | None = None,
+                 in_doubt_after: timedelta = IN_DOUBT_AFTER) -> list[OutboxClaim]:
     """Take due entries: queued ones whose retry time has come, and ones left 'sending' by a
     sender that stopped mid-send (in doubt: the sender must look before it posts again)."""
     now = now or utcnow()
     audit.begin_write(session)
     rows = session.execute(
-        select(Outbox, Channel.name).join(Channel, Channel.id == Outbox.channel_id).where(or_(
-            and_(Outbox.state == "queued", Outbox.next_attempt_at <= now),
-            and_(Outbox.state == "sending", Outbox.claimed_at < now - IN_DOUBT_AFTER)))
-        .order_by(Outbox.id).limit(limit)).all()
+        select(Outbox, Channel.name).join(Channel, Channel.id == Outbox.channel_id)
+        .where(_due(now, in_doubt_after)).order_by(Outbox.id).limit(limit)).all()
     claims = []
     for entry, channel in rows:
         claims.append(OutboxClaim(entry.id, channel, entry.idempotency_key, entry.text, entry.visibility,
