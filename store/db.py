@@ -34,6 +34,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
+    # A bigger page cache keeps the indexes hot during ingest; checkpointing every ~16 MB of WAL
+    # instead of 4 MB means fewer fsyncs under a spike (PERFORMANCE.md: checkpoint after bulk work).
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute("PRAGMA wal_autocheckpoint=4000")
     cur.close()
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from . import audit
 from .models import OPEN_SQL, Contact, Conversation, Cursor, Message, conversation_tags, utcnow
+from .bulk import Bulk
 from .tags import tag_ids
 
 
@@ -63,18 +64,25 @@ def save_cursor(session: Session, channel_id: int, stream: str, value: str | Non
         index_elements=["channel_id", "stream"], set_={"value": value, "updated_at": utcnow()}))
 
 
-def _contact_ids(session: Session, channel_id: int, items: list[IngestItem]) -> dict[str, int]:
+CONTACT_COLUMNS = ("channel_id", "platform_user_id", "handle", "display_name", "followers", "verified",
+                   "bot", "location", "updated_at")
+CONVERSATION_COLUMNS = ("id", "status", "priority", "contact_id", "channel_id", "private", "snippet",
+                        "message_count", "language", "published_at", "last_message_at", "sla_due_at",
+                        "version", "created_at", "updated_at")
+MESSAGE_COLUMNS = ("id", "conversation_id", "channel_id", "platform_id", "direction", "visibility", "kind",
+                   "text", "author_contact_id", "in_reply_to", "url", "language", "published_at", "likes",
+                   "reposts", "replies", "is_repost", "raw", "created_at")
+
+
+def _contact_ids(session: Session, bulk: Bulk, channel_id: int, items: list[IngestItem]) -> dict[str, int]:
+    """Upsert the authors (profiles change: the newest wins) and return their ids."""
     latest = {it.author_id: it for it in items}
-    now = utcnow()
-    rows = [{"channel_id": channel_id, "platform_user_id": it.author_id, "handle": it.author_handle,
-             "display_name": it.author_name, "followers": it.followers, "verified": it.verified,
-             "bot": it.bot, "location": it.location, "updated_at": now} for it in latest.values()]
-    stmt = _upsert(session)(Contact)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["channel_id", "platform_user_id"],
-        set_={k: getattr(stmt.excluded, k) for k in
-              ("handle", "display_name", "followers", "verified", "bot", "location", "updated_at")})
-    session.execute(stmt, rows)
+    now = bulk.time(utcnow())
+    updated = ", ".join(f"{c} = excluded.{c}" for c in CONTACT_COLUMNS[2:])
+    bulk.insert("contacts", CONTACT_COLUMNS, [
+        (channel_id, it.author_id, it.author_handle, it.author_name, it.followers, it.verified, it.bot,
+         it.location, now) for it in latest.values()],
+        tail=f"ON CONFLICT (channel_id, platform_user_id) DO UPDATE SET {updated}")
     found = session.execute(
         select(Contact.platform_user_id, Contact.id).where(
             Contact.channel_id == channel_id, Contact.platform_user_id.in_(list(latest)))
@@ -108,7 +116,8 @@ def write_batch(
 
 
 def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], duplicates: int) -> IngestResult:
-    contacts = _contact_ids(session, channel_id, fresh)
+    bulk = Bulk(session.connection())
+    contacts = _contact_ids(session, bulk, channel_id, fresh)
     parents = {it.in_reply_to for it in fresh if it.in_reply_to}
     thread_of: dict[str, int] = {}
     if parents:
@@ -123,77 +132,63 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
                 text(f"conversations.{OPEN_SQL}")).order_by(Conversation.id)):
             open_private[contact_id] = cid
 
-    # Decide each message's conversation: ("old", id) joins a stored one, ("new", i) the i-th new one.
-    home: dict[str, tuple[str, int]] = {pid: ("old", cid) for pid, cid in thread_of.items()}
-    dm_home: dict[int, tuple[str, int]] = {contact: ("old", cid) for contact, cid in open_private.items()}
-    new_convs: list[dict] = []
-    placement: list[tuple[IngestItem, tuple[str, int]]] = []
+    # Each message joins the thread it replies to, else (a DM) its author's open private
+    # conversation, else starts a new one. New conversations are numbered by position first.
+    home: dict[str, tuple[bool, int]] = {pid: (False, cid) for pid, cid in thread_of.items()}
+    dm_home: dict[int, tuple[bool, int]] = {contact: (False, cid) for contact, cid in open_private.items()}
+    starters: list[IngestItem] = []
+    placement: list[tuple[IngestItem, bool, int]] = []  # item, is new, conversation id or starter index
     for it in fresh:
         contact_id = contacts[it.author_id]
         place = home.get(it.in_reply_to) if it.in_reply_to else None
         if place is None and it.visibility == "private":
             place = dm_home.get(contact_id)
         if place is None:
-            place = ("new", len(new_convs))
-            new_convs.append({
-                "status": it.status, "priority": it.priority, "contact_id": contact_id,
-                "channel_id": channel_id, "private": it.visibility == "private",
-                "snippet": " ".join(it.text.split())[:300], "message_count": 0,
-                "language": it.language, "published_at": it.published_at,
-                "last_message_at": it.published_at, "version": 1,
-                "sla_due_at": it.published_at + timedelta(minutes=it.sla_minutes) if it.sla_minutes else None})
+            place = (True, len(starters))
+            starters.append(it)
         if it.visibility == "private":
             dm_home.setdefault(contact_id, place)
         home[it.platform_id] = place
-        placement.append((it, place))
-        if place[0] == "new":
-            conv = new_convs[place[1]]
-            conv["message_count"] += 1
-            conv["last_message_at"] = max(conv["last_message_at"], it.published_at)
+        placement.append((it, *place))
 
-    new_ids: list[int] = []
-    if new_convs:
-        new_ids = list(session.execute(
-            insert(Conversation).returning(Conversation.id, sort_by_parameter_order=True), new_convs
-        ).scalars())
-
-    fts = session.get_bind().dialect.name == "sqlite"
-    first_id = session.execute(text("SELECT coalesce(max(id), 0) FROM messages")).scalar_one() if fts else 0
+    new_ids = bulk.allocate_ids("conversations", len(starters))
+    message_ids = bulk.allocate_ids("messages", len(placement))
+    counts: dict[int, list] = {}  # conversation id -> [messages added, newest time]
     rows = []
-    touched: dict[int, tuple[int, datetime]] = {}
-    for it, (age, ref) in placement:
-        conv_id = new_ids[ref] if age == "new" else ref
-        if age == "old":
-            n, last = touched.get(conv_id, (0, it.published_at))
-            touched[conv_id] = (n + 1, max(last, it.published_at))
-        rows.append({
-            "conversation_id": conv_id, "channel_id": channel_id, "platform_id": it.platform_id,
-            "direction": "in", "visibility": it.visibility, "kind": it.kind, "text": it.text,
-            "author_contact_id": contacts[it.author_id], "in_reply_to": it.in_reply_to, "url": it.url,
-            "language": it.language, "published_at": it.published_at, "likes": it.likes,
-            "reposts": it.reposts, "replies": it.replies, "is_repost": it.is_repost, "raw": it.raw})
-    session.execute(insert(Message), rows)
-    if fts:
-        session.execute(text("INSERT INTO messages_fts(rowid, text) SELECT id, text FROM messages WHERE id > :f"),
-                        {"f": first_id})
+    now = bulk.time(utcnow())
+    for (it, is_new, ref), message_id in zip(placement, message_ids):
+        conv_id = new_ids[ref] if is_new else ref
+        seen = counts.setdefault(conv_id, [0, it.published_at])
+        seen[0] += 1
+        seen[1] = max(seen[1], it.published_at)
+        rows.append((message_id, conv_id, channel_id, it.platform_id, "in", it.visibility, it.kind, it.text,
+                     contacts[it.author_id], it.in_reply_to, it.url, it.language, bulk.time(it.published_at),
+                     it.likes, it.reposts, it.replies, it.is_repost, it.raw, now))
+    bulk.insert("conversations", CONVERSATION_COLUMNS, [
+        (conv_id, it.status, it.priority, contacts[it.author_id], channel_id, it.visibility == "private",
+         " ".join(it.text.split())[:300], counts[conv_id][0], it.language, bulk.time(it.published_at),
+         bulk.time(counts[conv_id][1]),
+         bulk.time(it.published_at + timedelta(minutes=it.sla_minutes)) if it.sla_minutes else None,
+         1, now, now) for conv_id, it in zip(new_ids, starters)])
+    bulk.insert("messages", MESSAGE_COLUMNS, rows)
+    if bulk.sqlite and message_ids:
+        session.execute(text("INSERT INTO messages_fts(rowid, text) SELECT id, text FROM messages WHERE id >= :f"),
+                        {"f": message_ids[0]})
 
     # Stored conversations that got a message: count it, and reopen them if they were done.
+    new_set = set(new_ids)
+    touched = [{"cid": cid, "n": n, "last": last} for cid, (n, last) in counts.items() if cid not in new_set]
     if touched:
         session.connection().execute(
             update(Conversation).where(Conversation.id == bindparam("cid")).values(
                 message_count=Conversation.message_count + bindparam("n"),
                 last_message_at=bindparam("last"),
                 status=text("CASE WHEN status IN ('new', 'open') THEN status ELSE 'open' END"),
-                version=Conversation.version + 1, updated_at=utcnow()),
-            [{"cid": cid, "n": n, "last": last} for cid, (n, last) in touched.items()])
+                version=Conversation.version + 1, updated_at=utcnow()), touched)
 
-    new_tags: dict[int, tuple[str, ...]] = {}
-    for it, (age, ref) in placement:
-        if age == "new" and it.tags:
-            new_tags.setdefault(new_ids[ref], it.tags)
-    if new_tags:
-        ids = tag_ids(session, {name for names in new_tags.values() for name in names})
-        tag_rows = [{"conversation_id": cid, "tag_id": ids[name]} for cid, names in new_tags.items()
-                    for name in dict.fromkeys(names)]
-        session.execute(insert(conversation_tags), tag_rows)
+    wanted = {name for it in starters for name in it.tags}
+    if wanted:
+        ids = tag_ids(session, wanted)
+        bulk.insert("conversation_tags", ("conversation_id", "tag_id"), [
+            (conv_id, ids[name]) for conv_id, it in zip(new_ids, starters) for name in dict.fromkeys(it.tags)])
     return IngestResult(len(rows), duplicates, len(new_ids), tuple(new_ids))

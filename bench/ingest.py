@@ -1,0 +1,89 @@
+"""Ingest benchmark: N simulator mentions through normalise → rules → store, and, in the same run,
+the raw sqlite3 `executemany` of the same message rows as the floor to compare with.
+
+    python bench/ingest.py [--n 200000] [--batch 1000] [--url postgresql+psycopg://…]
+
+Prints one figure per line as `<name> <value> <unit>`:
+    ingest.rate            end-to-end mentions/s (parse Mastodon JSON, clean, classify, store)
+    ingest.raw_sqlite_rate rows/s for a bare executemany into a table of the same columns
+    ingest.ratio           end-to-end rate as a fraction of the raw rate
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from socialdesk.adapters.base import Inbound
+from socialdesk.adapters.mastodon import parse_notification
+from socialdesk.adapters.simulator.traffic import notifications
+from socialdesk.rules.basic import Settings
+from socialdesk.services.ingest import to_item
+from socialdesk.store import commands
+from socialdesk.store.db import open_store
+from socialdesk.store.ingest import write_batch
+
+COLUMNS = ("platform_id", "kind", "visibility", "text", "published_at", "author_id", "author_handle",
+           "in_reply_to", "language", "url", "likes", "reposts", "replies", "raw", "priority")
+
+
+def end_to_end(payloads: list[dict], url: str, batch: int) -> tuple[float, int, list]:
+    engine, sessions = open_store(url)
+    with sessions.begin() as s:
+        channel_id = commands.ensure_channel(s, "bench", "simulator")
+    settings = Settings()
+    started = time.perf_counter()
+    stored = 0
+    all_items = []
+    for first in range(0, len(payloads), batch):
+        parsed = (parse_notification(p) for p in payloads[first:first + batch])
+        items = [to_item(m, settings) for m in parsed if isinstance(m, Inbound)]
+        with sessions.begin() as s:
+            stored += write_batch(s, channel_id, items, cursor=("mentions", payloads[first + len(items) - 1]["id"])).stored
+        all_items += items
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed, stored, all_items
+
+
+def raw_sqlite(items: list, path: Path) -> float:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"CREATE TABLE messages (id INTEGER PRIMARY KEY, {', '.join(COLUMNS)})")
+    rows = [tuple(getattr(it, c) if c != "published_at" else it.published_at.isoformat() for c in COLUMNS)
+            for it in items]
+    started = time.perf_counter()
+    with conn:
+        conn.executemany(f"INSERT INTO messages ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--url", default=None, help="store URL (default: a fresh SQLite file)")
+    args = parser.parse_args()
+    payloads = notifications(args.n, seed=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        elapsed, stored, items = end_to_end(payloads, url, args.batch)
+        raw_elapsed = raw_sqlite(items, Path(tmp) / "raw.db")
+    rate = stored / elapsed
+    raw_rate = len(items) / raw_elapsed
+    print(f"ingest.mentions {stored} mentions")
+    print(f"ingest.rate {rate:.0f} mentions/s")
+    print(f"ingest.raw_sqlite_rate {raw_rate:.0f} rows/s")
+    print(f"ingest.ratio {rate / raw_rate:.3f} x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Straight-to-driver executemany for the ingest hot path.
+
+SQLAlchemy's per-row bind processing costs more than SQLite's own insert (PERFORMANCE.md), so
+the few statements that write every mention pass tuples already in the driver's form."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+
+class Bulk:
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.sqlite = conn.dialect.name == "sqlite"
+        self._mark = "?" if self.sqlite else "%s"
+
+    def time(self, value: datetime | None) -> Any:
+        """A datetime as models.UTCDateTime stores it: naive UTC (SQLAlchemy's SQLite text form)."""
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(" ", "microseconds") if self.sqlite else value
+
+    def insert(self, table: str, columns: Sequence[str], rows: list[tuple], tail: str = "") -> None:
+        if rows:
+            marks = ", ".join([self._mark] * len(columns))
+            self.conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) {tail}", rows)
+
+    def allocate_ids(self, table: str, count: int) -> list[int]:
+        """Ids for rows about to be inserted, in order. On SQLite the write lock (held since
+        audit.begin_write) makes max(id) safe; on PostgreSQL they come from the sequence."""
+        if count == 0:
+            return []
+        if self.sqlite:
+            top = self.conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar_one()
+            return list(range(top + 1, top + 1 + count))
+        return list(self.conn.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
+            (count,)).scalars())
