@@ -26,8 +26,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-# The queue's "open" set, written literally so both SQLite and PostgreSQL match the partial index.
+# The queue's "open" and "done" sets, written literally so that both SQLite and PostgreSQL match
+# the partial indexes (SQLite's planner proves only identical predicates).
 OPEN_SQL = "status IN ('new', 'open', 'pending')"
+DONE_SQL = "status IN ('resolved', 'closed')"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -159,7 +161,8 @@ class Conversation(Base):
               sqlite_where=text(OPEN_SQL), postgresql_where=text(OPEN_SQL)),
         Index("ix_conversations_mine", "assignee_id", text("priority DESC"), "published_at", "id",
               sqlite_where=text(OPEN_SQL), postgresql_where=text(OPEN_SQL)),
-        Index("ix_conversations_status", "status", text("priority DESC"), "published_at", "id"),
+        Index("ix_conversations_done", "status", text("priority DESC"), "published_at", "id",
+              sqlite_where=text(DONE_SQL), postgresql_where=text(DONE_SQL)),
         Index("ix_conversations_contact", "contact_id", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 OPEN_STATUSES = ("new", "open", "pending")
+DONE_STATUSES = ("resolved", "closed")
 STATUSES = ("new", "open", "pending", "resolved", "closed")
 
 
