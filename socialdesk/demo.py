@@ -24,7 +24,7 @@ def demo_config(config: Config, data_dir: Path) -> Config:
     """The user's settings (rules, keymap, agents) with the demo's own store and one simulator."""
     return config.model_copy(update={
         "store": StoreConfig(url=f"sqlite:///{data_dir / 'demo.db'}"),
-        "channels": [ChannelConfig(name="demo", kind="simulator", interval=1.0)],
+        "channels": [ChannelConfig(name="demo", kind="simulator", interval=2.0)],
     })
 
 
@@ -40,7 +40,7 @@ def run_demo(config: Config, args: Namespace, agent: str) -> int:
     log_path = configure_logging(config, data_dir)
     _, sessions = open_configured_store(config)
     runtime = Runtime(config, sessions, simulator_options={
-        "rate": args.rate, "spike": args.spike, "backlog": args.backlog,
+        "rate": args.rate, "spike": args.spike, "backlog": args.backlog, "ratelimit": 1200,
         # Ids grow with the clock, so a restarted demo's simulator never reuses an id.
         "first_id": int(time.time() * 1000) << 16})
     if not args.headless:

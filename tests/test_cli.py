@@ -1,0 +1,69 @@
+"""The command line as a newcomer meets it: the headless demo, config errors, db and audit."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def socialdesk(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "socialdesk", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def figure(output: str, label: str) -> int:
+    match = re.search(rf"^{label} (\d+)", output, re.MULTILINE)
+    assert match, f"no '{label}' line in:\n{output}"
+    return int(match.group(1))
+
+
+def test_headless_demo_ingests_and_sends_and_resumes_after_a_restart(tmp_path):
+    data = tmp_path / "demo"
+    first = socialdesk("demo", "--headless", "--seconds", "4", "--data-dir", str(data), "--rate", "20",
+                       "--auto-reply", "0.3", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert figure(first.stdout, "ingested") > 100  # the backlog and live traffic
+    sent = figure(first.stdout, "replies sent")
+    assert sent > 0
+    assert figure(first.stdout, "simulator received") == sent
+    assert "channel demo: ok" in first.stdout
+
+    second = socialdesk("demo", "--headless", "--seconds", "3", "--data-dir", str(data), "--rate", "20",
+                        "--backlog", "0", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    before = figure(first.stdout, "conversations")
+    after = figure(second.stdout, "conversations")
+    assert after > before  # the same store goes on growing: nothing lost, nothing restarted
+
+
+def test_a_broken_config_stops_with_one_line_and_exit_2(tmp_path):
+    (tmp_path / "socialdesk.toml").write_text('[store]\nurl = "sqlite:///x.db"\n\n[[channels]]\nname = "a"\nkind = "myspace"\n')
+    result = socialdesk("config", "check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith("socialdesk: socialdesk.toml:6: channels[0].kind: unknown channel kind 'myspace'")
+
+
+def test_a_missing_config_file_is_named(tmp_path):
+    result = socialdesk("--config", "nope.toml", "config", "check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "nope.toml" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_example_config_checks_and_db_upgrade_and_audit_verify_run(tmp_path):
+    config = ROOT / "socialdesk.toml"
+    check = socialdesk("--config", str(config), "config", "check", cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    assert "demo" in check.stdout and "brand-mastodon" in check.stdout
+    env_store = tmp_path / "store.db"
+    (tmp_path / "socialdesk.toml").write_text(f'[store]\nurl = "sqlite:///{env_store}"\n')
+    assert socialdesk("db", "upgrade", cwd=tmp_path).returncode == 0
+    assert env_store.exists()
+    verify = socialdesk("audit", "verify", cwd=tmp_path)
+    assert verify.returncode == 0 and "chain intact" in verify.stdout
