@@ -1,0 +1,6 @@
+"""Reusable widgets of the socialdesk screens."""
+
+from socialdesk.screens.widgets.queue_list import QueueList
+from socialdesk.screens.widgets.timeline import Timeline
+
+__all__ = ["QueueList", "Timeline"]
