@@ -237,7 +237,9 @@ def parse_notification(item: Any) -> Inbound | Skipped:
     if status is None:
         return Skipped(notification_id, "status is null (deleted or unreachable)")
     try:
-        return _inbound(status, item)
+        # What the store keeps: the notification without its top-level account, which for a
+        # mention repeats status.account (about a third of the payload).
+        return _inbound(status, {k: v for k, v in item.items() if k != "account" or not status.get("account")})
     except _Skip as exc:
         return Skipped(notification_id, str(exc))
     except Exception as exc:  # a payload shape nobody foresaw must not stop a poll

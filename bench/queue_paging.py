@@ -1,6 +1,6 @@
 """Queue benchmark: open, scroll, jump and search a store of N conversations (default 1,000,000).
 
-    python bench/queue.py [--n 1000000] [--db PATH] [--url postgresql+psycopg://…]
+    python bench/queue_paging.py[--n 1000000] [--db PATH] [--url postgresql+psycopg://…]
 
 The store is built through the real ingest path once and kept at --db for later runs. Prints
 `<name> <value> <unit>`: the count of open conversations, the first page, a keyset page-down

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
+from dataclasses import dataclass
 
+import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
 from socialdesk.adapters.base import Inbound, Page
@@ -29,10 +30,19 @@ def to_item(message: Inbound, settings: Settings) -> IngestItem:
         in_reply_to=message.in_reply_to, language=message.language, url=message.url,
         likes=message.likes, reposts=message.reposts, replies=message.replies,
         is_repost=message.is_repost,
-        raw=json.dumps(message.raw, ensure_ascii=False, separators=(",", ":"), default=str) if message.raw else None,
+        raw=orjson.dumps(message.raw, default=str).decode() if message.raw else None,
         priority=verdict.priority, tags=verdict.tags,
         status="closed" if verdict.noise else "new",
         sla_minutes=None if verdict.noise else settings.sla_minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A page normalised and classified, ready for one store transaction."""
+
+    items: list[IngestItem]
+    cursor: str | None
+    skipped: int
 
 
 class Ingestor:
@@ -40,10 +50,17 @@ class Ingestor:
         self.sessions = sessions
         self.settings = settings
 
-    def ingest_page(self, channel_id: int, page: Page, stream: str = "mentions") -> IngestResult:
+    def prepare(self, page: Page) -> Prepared:
+        """The CPU half: clean and classify (no I/O, safe to run ahead in another thread)."""
         for skipped in page.skipped:
-            log.info("channel %s: skipped %s: %s", channel_id, skipped.item_id, skipped.reason)
-        items = [to_item(m, self.settings) for m in page.messages]
-        cursor = (stream, page.cursor) if page.cursor is not None else None
+            log.info("skipped %s: %s", skipped.item_id, skipped.reason)
+        return Prepared([to_item(m, self.settings) for m in page.messages], page.cursor, len(page.skipped))
+
+    def store(self, channel_id: int, prepared: Prepared, stream: str = "mentions") -> IngestResult:
+        """The I/O half: one transaction with the page's cursor."""
+        cursor = (stream, prepared.cursor) if prepared.cursor is not None else None
         with self.sessions.begin() as session:
-            return write_batch(session, channel_id, items, cursor=cursor)
+            return write_batch(session, channel_id, prepared.items, cursor=cursor)
+
+    def ingest_page(self, channel_id: int, page: Page, stream: str = "mentions") -> IngestResult:
+        return self.store(channel_id, self.prepare(page), stream)

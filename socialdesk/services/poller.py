@@ -15,6 +15,7 @@ from socialdesk.adapters.base import Adapter, AdapterError
 from socialdesk.store import commands, queries
 
 from .ingest import Ingestor
+from .pipeline import prefetch
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 300.0
@@ -57,8 +58,9 @@ class ChannelPoller:
         try:
             with self.sessions() as s:
                 cursor = queries.cursor(s, self.channel_id, self.stream) or self.initial_cursor
-            for page in self.adapter.poll(cursor):
-                stored += self.ingestor.ingest_page(self.channel_id, page, self.stream).stored
+            pages = ((page, self.ingestor.prepare(page)) for page in self.adapter.poll(cursor))
+            for page, prepared in prefetch(pages):
+                stored += self.ingestor.store(self.channel_id, prepared, self.stream).stored
                 rate = page.rate
         except AdapterError as exc:
             self.failures += 1
