@@ -23,7 +23,7 @@ class Bulk:
         if value is None:
             return None
         if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
+            value = (value if value.tzinfo is UTC else value.astimezone(UTC)).replace(tzinfo=None)
         return value.isoformat(" ", "microseconds") if self.sqlite else value
 
     def insert(self, table: str, columns: Sequence[str], rows: list[tuple], tail: str = "") -> None:

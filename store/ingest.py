@@ -64,6 +64,7 @@ def save_cursor(session: Session, channel_id: int, stream: str, value: str | Non
         index_elements=["channel_id", "stream"], set_={"value": value, "updated_at": utcnow()}))
 
 
+SNIPPET = 160  # characters of the first message the queue shows (wider than any terminal row)
 CONTACT_COLUMNS = ("channel_id", "platform_user_id", "handle", "display_name", "followers", "verified",
                    "bot", "location", "updated_at")
 CONVERSATION_COLUMNS = ("id", "status", "priority", "contact_id", "channel_id", "private", "snippet",
@@ -166,7 +167,7 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
                      it.likes, it.reposts, it.replies, it.is_repost, it.raw, now))
     bulk.insert("conversations", CONVERSATION_COLUMNS, [
         (conv_id, it.status, it.priority, contacts[it.author_id], channel_id, it.visibility == "private",
-         " ".join(it.text.split())[:300], counts[conv_id][0], it.language, bulk.time(it.published_at),
+         " ".join(it.text[:400].split())[:SNIPPET], counts[conv_id][0], it.language, bulk.time(it.published_at),
          bulk.time(counts[conv_id][1]),
          bulk.time(it.published_at + timedelta(minutes=it.sla_minutes)) if it.sla_minutes else None,
          1, now, now) for conv_id, it in zip(new_ids, starters)])

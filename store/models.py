@@ -30,6 +30,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 # the partial indexes (SQLite's planner proves only identical predicates).
 OPEN_SQL = "status IN ('new', 'open', 'pending')"
 DONE_SQL = "status IN ('resolved', 'closed')"
+# Unassigned conversations (most new ones) stay out of the per-agent index; `assignee_id = ?`
+# implies the NOT NULL term on both backends.
+MINE_SQL = f"{OPEN_SQL} AND assignee_id IS NOT NULL"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -160,10 +163,10 @@ class Conversation(Base):
         Index("ix_conversations_queue", text("priority DESC"), "published_at", "id",
               sqlite_where=text(OPEN_SQL), postgresql_where=text(OPEN_SQL)),
         Index("ix_conversations_mine", "assignee_id", text("priority DESC"), "published_at", "id",
-              sqlite_where=text(OPEN_SQL), postgresql_where=text(OPEN_SQL)),
+              sqlite_where=text(MINE_SQL), postgresql_where=text(MINE_SQL)),
         Index("ix_conversations_done", "status", text("priority DESC"), "published_at", "id",
               sqlite_where=text(DONE_SQL), postgresql_where=text(DONE_SQL)),
-        Index("ix_conversations_contact", "contact_id", "status"),
+        Index("ix_conversations_contact", "contact_id", "private", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(String(20), default="new")

@@ -17,6 +17,7 @@ depends_on = None
 
 OPEN_SQL = "status IN ('new', 'open', 'pending')"
 DONE_SQL = "status IN ('resolved', 'closed')"
+MINE_SQL = f"{OPEN_SQL} AND assignee_id IS NOT NULL"
 
 
 def upgrade() -> None:
@@ -157,7 +158,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('conversations', schema=None) as batch_op:
-        batch_op.create_index('ix_conversations_contact', ['contact_id', 'status'], unique=False)
+        batch_op.create_index('ix_conversations_contact', ['contact_id', 'private', 'status'], unique=False)
 
     op.create_table('conversation_tags',
     sa.Column('conversation_id', sa.Integer(), nullable=False),
@@ -236,7 +237,8 @@ def upgrade() -> None:
     op.create_index("ix_conversations_queue", "conversations",
                     [sa.text("priority DESC"), "published_at", "id"], **where)
     op.create_index("ix_conversations_mine", "conversations",
-                    ["assignee_id", sa.text("priority DESC"), "published_at", "id"], **where)
+                    ["assignee_id", sa.text("priority DESC"), "published_at", "id"],
+                    sqlite_where=sa.text(MINE_SQL), postgresql_where=sa.text(MINE_SQL))
     op.create_index("ix_conversations_done", "conversations",
                     ["status", sa.text("priority DESC"), "published_at", "id"],
                     sqlite_where=sa.text(DONE_SQL), postgresql_where=sa.text(DONE_SQL))
