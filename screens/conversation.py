@@ -117,8 +117,12 @@ class ConversationScreen(DeskScreen):
     def _show_counter(self) -> None:
         visibility = self.visibility or "public"
         count = len(self.composer.text.strip())
+        limit = self.desk.max_length(self.detail.contact.channel) if self.detail else None
         bar = Text(no_wrap=True)
-        bar.append(f"{count} chars", style="bold" if count else "dim")
+        if limit:
+            bar.append(f"{count}/{limit}", style="bold red" if count > limit else "bold" if count else "dim")
+        else:
+            bar.append(f"{count} chars", style="bold" if count else "dim")
         bar.append(" · ")
         bar.append(visibility, style="bold magenta" if visibility == "private" else "bold")
         bar.append("  (ctrl+t to switch)", style="dim")

@@ -93,7 +93,7 @@ def run_tui(config, sessions, runtime, agent: str, title: str = "socialdesk") ->
 
     runtime.start()
     try:
-        desk = Desk(sessions, agent, max_length={c.name: c.max_length for c in config.channels if c.max_length})
+        desk = Desk(sessions, agent, max_lengths=runtime.max_lengths())
         SocialdeskApp(desk, keymap=dict(config.keymap), title=title).run()
     finally:
         logging.getLogger(__name__).info("stopping")

@@ -51,7 +51,8 @@ def agent_id(session: Session, name: str) -> int:
 
 def _view(o: Outbox) -> OutboxView:
     return OutboxView(id=o.id, text=o.text, visibility=o.visibility, state=o.state, attempts=o.attempts,
-                      last_error=o.last_error, created_at=o.created_at, sent_at=o.sent_at)
+                      last_error=o.last_error, created_at=o.created_at, sent_at=o.sent_at,
+                      message_id=o.message_id)
 
 
 def queue_reply(session: Session, conversation_id: int, body: str, visibility: str, *, actor: str) -> OutboxView:
@@ -64,14 +65,24 @@ def queue_reply(session: Session, conversation_id: int, body: str, visibility: s
         .order_by(Message.published_at.desc(), Message.id.desc()).limit(1)).first()
     if last is None:
         raise LookupError(f"conversation {conversation_id} has no inbound message to answer")
+    me = agent_id(session, actor)
     entry = Outbox(conversation_id=conversation_id, channel_id=last.channel_id,
                    idempotency_key=uuid.uuid4().hex, text=body, visibility=visibility,
                    in_reply_to=last.platform_id, recipient=last.handle, state="queued",
-                   agent_id=agent_id(session, actor), next_attempt_at=utcnow())
+                   agent_id=me, next_attempt_at=utcnow())
     session.add(entry)
     session.flush()
-    audit.record(session, actor, [audit.Event("reply.queued", "conversation", conversation_id,
-                                              {"outbox": entry.id, "visibility": visibility})])
+    events = [audit.Event("reply.queued", "conversation", conversation_id,
+                          {"outbox": entry.id, "visibility": visibility})]
+    # Whoever answers an unassigned conversation owns it (still a conditional update).
+    now = utcnow()
+    taken = session.execute(update(Conversation).where(
+        Conversation.id == conversation_id, Conversation.assignee_id.is_(None)).values(
+        assignee_id=me, assigned_at=now, status=text("CASE WHEN status = 'new' THEN 'open' ELSE status END"),
+        version=Conversation.version + 1, updated_at=now)).rowcount == 1
+    if taken:
+        events.append(audit.Event("assign", "conversation", conversation_id, {"agent": actor, "by": "reply"}))
+    audit.record(session, actor, events)
     return _view(entry)
 
 

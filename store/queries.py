@@ -166,7 +166,7 @@ def conversation_detail(session: Session, conversation_id: int) -> ConversationD
             .order_by(Message.published_at, Message.id)))
     outbox = tuple(
         OutboxView(id=o.id, text=o.text, visibility=o.visibility, state=o.state, attempts=o.attempts,
-                   last_error=o.last_error, created_at=o.created_at, sent_at=o.sent_at)
+                   last_error=o.last_error, created_at=o.created_at, sent_at=o.sent_at, message_id=o.message_id)
         for o in session.execute(select(Outbox).where(Outbox.conversation_id == conversation_id)
                                  .order_by(Outbox.id)).scalars())
     assert contact is not None

@@ -78,6 +78,7 @@ class OutboxView:
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    message_id: int | None = None  # the outbound message it became, once sent
 
 
 @dataclass(frozen=True, slots=True)

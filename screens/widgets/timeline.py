@@ -71,9 +71,9 @@ class Timeline(VerticalScroll, can_focus=True):
         for message in detail.messages:
             classes = "entry " + ("inbound" if message.direction == "in" else "outbound")
             items.append((fmt.aware(message.published_at), Static(message_text(message, at), classes=classes)))
-        delivered = [m.text for m in detail.messages if m.direction == "out"]
+        shown = {m.id for m in detail.messages}
         for entry in detail.outbox:
-            if entry.state == "sent" and any(entry.text in text for text in delivered):
+            if entry.message_id in shown:
                 continue  # it shows as the outbound message it became
             classes = "entry outbox" + (" failed" if entry.state == "failed" else "")
             items.append((fmt.aware(entry.created_at), Static(outbox_text(entry, at), classes=classes)))

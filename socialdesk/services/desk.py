@@ -23,10 +23,14 @@ class ReplyRejected(Exception):
 
 
 class Desk:
-    def __init__(self, sessions: sessionmaker[Session], agent: str, max_length: dict[str, int] | None = None):
+    def __init__(self, sessions: sessionmaker[Session], agent: str, max_lengths: dict[str, int] | None = None):
         self.sessions = sessions
         self.agent = agent
-        self._max_length = max_length or {}
+        self._max_lengths = max_lengths or {}
+
+    def max_length(self, channel: str) -> int | None:
+        """The longest reply the channel takes (in memory: safe on the UI thread)."""
+        return self._max_lengths.get(channel)
 
     # Reads -------------------------------------------------------------------------------------
     def change_counter(self) -> int:
@@ -62,7 +66,7 @@ class Desk:
             detail = queries.conversation_detail(s, conversation_id)
             if detail is None:
                 raise ReplyRejected("That conversation no longer exists.")
-            limit = self._max_length.get(detail.contact.channel)
+            limit = self.max_length(detail.contact.channel)
             if limit and len(text) > limit:
                 raise ReplyRejected(
                     f"The reply is {len(text)} characters; {detail.contact.channel} allows {limit}. Shorten it."

@@ -88,6 +88,11 @@ class Runtime:
             f"Channel {channel.name!r}: {channel.kind} channels are not supported by this version yet; "
             f"set enabled = false for it in socialdesk.toml.")
 
+    def max_lengths(self) -> dict[str, int]:
+        """Each running channel's reply limit: the config's override, else the adapter's own."""
+        overrides = {c.name: c.max_length for c in self.config.channels if c.max_length}
+        return {name: overrides.get(name, adapter.capabilities.max_length) for name, adapter in self.adapters.items()}
+
     def start(self) -> None:
         if not self.pollers and self.sender is None:
             self.build()
