@@ -32,10 +32,11 @@ def corpus_root() -> Path:
 
 
 def platform_dir(folder: str) -> Path:
-    """The folder of one source (e.g. "halcy__Mastodon.py"); skips the test when it is missing."""
+    """The folder of one source (e.g. "halcy__Mastodon.py"). A missing corpus fails the test:
+    the parsers are only as good as the real payloads they were run on."""
     path = corpus_root() / folder
     if not path.is_dir():
-        pytest.skip(f"corpus folder {path} not found (set SOCIALDESK_CORPUS)")
+        pytest.fail(f"corpus folder {path} not found: check out shared/ beside the repo or set SOCIALDESK_CORPUS")
     return path
 
 

@@ -62,15 +62,16 @@ class Desk:
         text = text.strip()
         if not text:
             raise ReplyRejected("The reply is empty: write something first.")
+        detail = self.conversation(conversation_id)
+        if detail is None:
+            raise ReplyRejected("That conversation no longer exists.")
+        limit = self.max_length(detail.contact.channel)
+        if limit and len(text) > limit:
+            raise ReplyRejected(
+                f"The reply is {len(text)} characters; {detail.contact.channel} allows {limit}. Shorten it.")
+        # A write transaction of its own that writes first (see store.audit.begin_write): on
+        # SQLite a transaction that read before writing cannot wait for the lock, it fails.
         with self.sessions.begin() as s:
-            detail = queries.conversation_detail(s, conversation_id)
-            if detail is None:
-                raise ReplyRejected("That conversation no longer exists.")
-            limit = self.max_length(detail.contact.channel)
-            if limit and len(text) > limit:
-                raise ReplyRejected(
-                    f"The reply is {len(text)} characters; {detail.contact.channel} allows {limit}. Shorten it."
-                )
             return commands.queue_reply(s, conversation_id, text, visibility, actor=self.agent)
 
     def assign(self, conversation_id: int, agent: str | None = None) -> bool:
