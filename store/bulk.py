@@ -31,6 +31,22 @@ class Bulk:
             marks = ", ".join([self._mark] * len(columns))
             self.conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) {tail}", rows)
 
+    def upsert_returning(self, table: str, columns: Sequence[str], rows: list[tuple], conflict: str,
+                         updates: Sequence[str], returning: str) -> list[tuple]:
+        """Insert-or-update rows and return `returning` for every one of them, in one multi-row
+        statement per chunk (both backends return updated rows too; order is not promised, so
+        return a key with the value)."""
+        found: list[tuple] = []
+        per_chunk = max(1, 30_000 // len(columns))  # under SQLite's limit of 32,766 parameters
+        assignments = ", ".join(f"{c} = excluded.{c}" for c in updates)
+        row_marks = "(" + ", ".join([self._mark] * len(columns)) + ")"
+        for first in range(0, len(rows), per_chunk):
+            chunk = rows[first:first + per_chunk]
+            sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row_marks] * len(chunk))} "
+                   f"ON CONFLICT ({conflict}) DO UPDATE SET {assignments} RETURNING {returning}")
+            found += self.conn.exec_driver_sql(sql, tuple(v for row in chunk for v in row)).all()
+        return found
+
     def allocate_ids(self, table: str, count: int) -> list[int]:
         """Ids for rows about to be inserted, in order. On SQLite the write lock (held since
         audit.begin_write) makes max(id) safe; on PostgreSQL they come from the sequence."""

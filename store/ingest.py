@@ -75,20 +75,15 @@ MESSAGE_COLUMNS = ("id", "conversation_id", "channel_id", "platform_id", "direct
                    "reposts", "replies", "is_repost", "raw", "created_at")
 
 
-def _contact_ids(session: Session, bulk: Bulk, channel_id: int, items: list[IngestItem]) -> dict[str, int]:
+def _contact_ids(bulk: Bulk, channel_id: int, items: list[IngestItem]) -> dict[str, int]:
     """Upsert the authors (profiles change: the newest wins) and return their ids."""
     latest = {it.author_id: it for it in items}
     now = bulk.time(utcnow())
-    updated = ", ".join(f"{c} = excluded.{c}" for c in CONTACT_COLUMNS[2:])
-    bulk.insert("contacts", CONTACT_COLUMNS, [
-        (channel_id, it.author_id, it.author_handle, it.author_name, it.followers, it.verified, it.bot,
-         it.location, now) for it in latest.values()],
-        tail=f"ON CONFLICT (channel_id, platform_user_id) DO UPDATE SET {updated}")
-    found = session.execute(
-        select(Contact.platform_user_id, Contact.id).where(
-            Contact.channel_id == channel_id, Contact.platform_user_id.in_(list(latest)))
-    ).all()
-    return dict(found)
+    return dict(bulk.upsert_returning(
+        "contacts", CONTACT_COLUMNS,
+        [(channel_id, it.author_id, it.author_handle, it.author_name, it.followers, it.verified, it.bot,
+          it.location, now) for it in latest.values()],
+        conflict="channel_id, platform_user_id", updates=CONTACT_COLUMNS[2:], returning="platform_user_id, id"))
 
 
 def write_batch(
@@ -118,7 +113,7 @@ def write_batch(
 
 def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], duplicates: int) -> IngestResult:
     bulk = Bulk(session.connection())
-    contacts = _contact_ids(session, bulk, channel_id, fresh)
+    contacts = _contact_ids(bulk, channel_id, fresh)
     parents = {it.in_reply_to for it in fresh if it.in_reply_to}
     thread_of: dict[str, int] = {}
     if parents:
@@ -165,12 +160,13 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
         rows.append((message_id, conv_id, channel_id, it.platform_id, "in", it.visibility, it.kind, it.text,
                      contacts[it.author_id], it.in_reply_to, it.url, it.language, bulk.time(it.published_at),
                      it.likes, it.reposts, it.replies, it.is_repost, it.raw, now))
-    bulk.insert("conversations", CONVERSATION_COLUMNS, [
+    conversation_rows = [
         (conv_id, it.status, it.priority, contacts[it.author_id], channel_id, it.visibility == "private",
          " ".join(it.text[:400].split())[:SNIPPET], counts[conv_id][0], it.language, bulk.time(it.published_at),
          bulk.time(counts[conv_id][1]),
          bulk.time(it.published_at + timedelta(minutes=it.sla_minutes)) if it.sla_minutes else None,
-         1, now, now) for conv_id, it in zip(new_ids, starters)])
+         1, now, now) for conv_id, it in zip(new_ids, starters)]
+    bulk.insert("conversations", CONVERSATION_COLUMNS, conversation_rows)
     bulk.insert("messages", MESSAGE_COLUMNS, rows)
     if bulk.sqlite and message_ids:
         session.execute(text("INSERT INTO messages_fts(rowid, text) SELECT id, text FROM messages WHERE id >= :f"),
