@@ -1,4 +1,4 @@
-"""Settings from `socialdesk.toml`, validated strictly, with errors that name file, line and key.
+"""Finding, reading and validating socialdesk.toml, with errors that name file, line and key.
 
 Lookup: explicit path (or $SOCIALDESK_CONFIG) -> ./socialdesk.toml -> the user config dir ->
 built-in defaults. `SOCIALDESK_<SECTION>__<KEY>` variables then override scalar keys of the
@@ -13,173 +13,18 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ValidationError
 
-CHANNEL_KINDS = ("mastodon", "bluesky", "x", "facebook", "instagram", "telegram", "email", "simulator")
-ChannelKind = Literal["mastodon", "bluesky", "x", "facebook", "instagram", "telegram", "email", "simulator"]
-CONFIG_FILE_NAME = "socialdesk.toml"
+from .base import ConfigError, LocatedError, Model
+from .models import CONFIG_FILE_NAME, Config, LogConfig, StoreConfig
+from .rules import RulesConfig
+
 ENV_PREFIX = "SOCIALDESK_"
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-
-
-class ConfigError(Exception):
-    """A settings problem told in one line: where (file:line or variable), which key, what is wrong."""
-
-    def __init__(self, message: str):
-        super().__init__(" ".join(message.split()))
-
-
-class _LocatedError(ValueError):
-    """Raised by validators that know which key (relative to where they run) is wrong."""
-
-    def __init__(self, loc: tuple[str | int, ...], message: str):
-        super().__init__(message)
-        self.loc = loc
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class StoreConfig(_Model):
-    url: str | None = None  # None: a SQLite file in the user data dir, see default_store_url()
-
-    @property
-    def effective_url(self) -> str:
-        return self.url or default_store_url()
-
-
-class ChannelConfig(_Model):
-    name: Name
-    kind: ChannelKind
-    base_url: str | None = None
-    handle: str | None = None
-    interval: float = Field(default=30.0, ge=1)  # seconds between polls
-    enabled: bool = True
-    page_limit: int = Field(default=80, ge=1, le=80)
-    max_length: int | None = Field(default=None, ge=1)  # overrides the adapter's reply length limit
-
-    @field_validator("kind", mode="before")
-    @classmethod
-    def _known_kind(cls, value: Any) -> Any:
-        if isinstance(value, str) and value not in CHANNEL_KINDS:
-            raise ValueError(f"unknown channel kind {value!r} (expected one of {', '.join(CHANNEL_KINDS)})")
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        return value
-
-
-class TeamConfig(_Model):
-    name: Name
-    skills: list[str] = []
-    overflow: str | None = None  # another team's name
-
-
-class AgentConfig(_Model):
-    name: Name
-    display_name: str = ""
-    role: Literal["agent", "supervisor", "admin"] = "agent"
-    teams: list[str] = []
-    skills: list[str] = []
-    cap: int = Field(default=20, ge=1)  # most conversations assigned at once
-
-
-class RulesConfig(_Model):
-    influencer_followers: int = Field(default=10_000, ge=0)
-    sla_minutes: int = Field(default=60, ge=1)
-    private_priority_boost: int = 20
-
-
-class LogConfig(_Model):
-    level: Literal["debug", "info", "warning", "error"] = "info"
-    file: str | None = None
-
-
-class Config(_Model):
-    store: StoreConfig = StoreConfig()
-    channels: list[ChannelConfig] = []
-    teams: list[TeamConfig] = []
-    agents: list[AgentConfig] = []
-    rules: RulesConfig = RulesConfig()
-    keymap: dict[str, str] = {}  # binding id -> keys, e.g. "queue.open" = "enter,o"
-    log: LogConfig = LogConfig()
-    source: Path | None = None  # the file that was read; None for built-in defaults
-
-    @field_validator("keymap", mode="before")
-    @classmethod
-    def _flatten_keymap(cls, value: Any) -> Any:
-        """`queue.open = "o"` (unquoted) is a nested table in TOML; read it as "queue.open"."""
-
-        def flat(table: dict[str, Any], prefix: str) -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            for key, item in table.items():
-                out.update(flat(item, f"{prefix}{key}.") if isinstance(item, dict) else {prefix + key: item})
-            return out
-
-        return flat(value, "") if isinstance(value, dict) else value
-
-    @field_validator("keymap")
-    @classmethod
-    def _key_strings(cls, value: dict[str, str]) -> dict[str, str]:
-        for binding_id, keys in value.items():
-            if not binding_id or any(c.isspace() for c in binding_id):
-                raise _LocatedError((binding_id,), "a binding id is a non-empty name without spaces")
-            if not all(part.strip() and " " not in part.strip() for part in keys.split(",")):
-                raise _LocatedError((binding_id,), f"expected keys like 'ctrl+s' or 'j,down', got {keys!r}")
-        return value
-
-    @model_validator(mode="after")
-    def _cross_check(self) -> Config:
-        for section, noun in (("channels", "channel"), ("teams", "team"), ("agents", "agent")):
-            first_index: dict[str, int] = {}
-            for i, item in enumerate(getattr(self, section)):
-                if item.name in first_index:
-                    where = f"{section}[{first_index[item.name]}]"
-                    raise _LocatedError(
-                        (section, i, "name"), f"duplicate {noun} name {item.name!r} (also {where})"
-                    )
-                first_index[item.name] = i
-        team_names = [team.name for team in self.teams]
-        known = ", ".join(team_names) or "none declared"
-        for i, team in enumerate(self.teams):
-            if team.overflow == team.name:
-                raise _LocatedError(("teams", i, "overflow"), f"team {team.name!r} cannot overflow to itself")
-            if team.overflow is not None and team.overflow not in team_names:
-                raise _LocatedError(
-                    ("teams", i, "overflow"), f"unknown team {team.overflow!r} (teams: {known})"
-                )
-        for i, agent in enumerate(self.agents):
-            for j, team_name in enumerate(agent.teams):
-                if team_name not in team_names:
-                    raise _LocatedError(
-                        ("agents", i, "teams", j), f"unknown team {team_name!r} (teams: {known})"
-                    )
-        return self
-
-
-_ENV_SECTIONS: dict[str, type[_Model]] = {"store": StoreConfig, "log": LogConfig, "rules": RulesConfig}
-
-
-def default_store_url() -> str:
-    data_dir = Path(platformdirs.user_data_dir("socialdesk"))
-    return f"sqlite:///{(data_dir / 'socialdesk.db').as_posix()}"
+_ENV_SECTIONS: dict[str, type[Model]] = {"store": StoreConfig, "log": LogConfig, "rules": RulesConfig}
 
 
 def user_config_file() -> Path:
@@ -368,7 +213,7 @@ class _Locator:
     def from_pydantic(self, err: Mapping[str, Any]) -> ConfigError:
         loc, kind, value = tuple(err["loc"]), err["type"], err.get("input")
         cause = (err.get("ctx") or {}).get("error")
-        if isinstance(cause, _LocatedError):
+        if isinstance(cause, LocatedError):
             return self.error(loc + cause.loc, str(cause))
         if kind == "extra_forbidden":
             fields = _fields_at(loc[:-1])

@@ -1,0 +1,23 @@
+"""Settings from `socialdesk.toml`, validated strictly, with errors that name file, line and key."""
+
+from .base import ConfigError
+from .loading import ENV_PREFIX, load_config, summary, user_config_file
+from .models import (
+    CHANNEL_KINDS,
+    CONFIG_FILE_NAME,
+    AgentConfig,
+    ChannelConfig,
+    ChannelKind,
+    Config,
+    LogConfig,
+    StoreConfig,
+    TeamConfig,
+    default_store_url,
+)
+from .rules import RulesConfig
+
+__all__ = [
+    "CHANNEL_KINDS", "CONFIG_FILE_NAME", "ENV_PREFIX", "AgentConfig", "ChannelConfig", "ChannelKind", "Config",
+    "ConfigError", "LogConfig", "RulesConfig", "StoreConfig", "TeamConfig", "default_store_url", "load_config",
+    "summary", "user_config_file",
+]

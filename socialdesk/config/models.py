@@ -1,0 +1,138 @@
+"""The settings models: one per section of socialdesk.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import Field, field_validator, model_validator
+
+from .base import LocatedError, Model, Name
+from .rules import RulesConfig
+
+CHANNEL_KINDS = ("mastodon", "bluesky", "x", "facebook", "instagram", "telegram", "email", "simulator")
+ChannelKind = Literal["mastodon", "bluesky", "x", "facebook", "instagram", "telegram", "email", "simulator"]
+CONFIG_FILE_NAME = "socialdesk.toml"
+
+
+def default_store_url() -> str:
+    data_dir = Path(platformdirs.user_data_dir("socialdesk"))
+    return f"sqlite:///{(data_dir / 'socialdesk.db').as_posix()}"
+
+
+class StoreConfig(Model):
+    url: str | None = None  # None: a SQLite file in the user data dir, see default_store_url()
+
+    @property
+    def effective_url(self) -> str:
+        return self.url or default_store_url()
+
+
+class ChannelConfig(Model):
+    name: Name
+    kind: ChannelKind
+    base_url: str | None = None
+    handle: str | None = None
+    interval: float = Field(default=30.0, ge=1)  # seconds between polls
+    enabled: bool = True
+    page_limit: int = Field(default=80, ge=1, le=80)
+    max_length: int | None = Field(default=None, ge=1)  # overrides the adapter's reply length limit
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _known_kind(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in CHANNEL_KINDS:
+            raise ValueError(f"unknown channel kind {value!r} (expected one of {', '.join(CHANNEL_KINDS)})")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
+
+
+class TeamConfig(Model):
+    name: Name
+    skills: list[str] = []
+    overflow: str | None = None  # another team's name
+
+
+class AgentConfig(Model):
+    name: Name
+    display_name: str = ""
+    role: Literal["agent", "supervisor", "admin"] = "agent"
+    teams: list[str] = []
+    skills: list[str] = []
+    cap: int = Field(default=20, ge=1)  # most conversations assigned at once
+
+
+class LogConfig(Model):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    file: str | None = None
+
+
+class Config(Model):
+    store: StoreConfig = StoreConfig()
+    channels: list[ChannelConfig] = []
+    teams: list[TeamConfig] = []
+    agents: list[AgentConfig] = []
+    rules: RulesConfig = RulesConfig()
+    keymap: dict[str, str] = {}  # binding id -> keys, e.g. "queue.open" = "enter,o"
+    log: LogConfig = LogConfig()
+    source: Path | None = None  # the file that was read; None for built-in defaults
+
+    @field_validator("keymap", mode="before")
+    @classmethod
+    def _flatten_keymap(cls, value: Any) -> Any:
+        """`queue.open = "o"` (unquoted) is a nested table in TOML; read it as "queue.open"."""
+
+        def flat(table: dict[str, Any], prefix: str) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for key, item in table.items():
+                out.update(flat(item, f"{prefix}{key}.") if isinstance(item, dict) else {prefix + key: item})
+            return out
+
+        return flat(value, "") if isinstance(value, dict) else value
+
+    @field_validator("keymap")
+    @classmethod
+    def _key_strings(cls, value: dict[str, str]) -> dict[str, str]:
+        for binding_id, keys in value.items():
+            if not binding_id or any(c.isspace() for c in binding_id):
+                raise LocatedError((binding_id,), "a binding id is a non-empty name without spaces")
+            if not all(part.strip() and " " not in part.strip() for part in keys.split(",")):
+                raise LocatedError((binding_id,), f"expected keys like 'ctrl+s' or 'j,down', got {keys!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Config:
+        for section, noun in (("channels", "channel"), ("teams", "team"), ("agents", "agent")):
+            first_index: dict[str, int] = {}
+            for i, item in enumerate(getattr(self, section)):
+                if item.name in first_index:
+                    where = f"{section}[{first_index[item.name]}]"
+                    raise LocatedError(
+                        (section, i, "name"), f"duplicate {noun} name {item.name!r} (also {where})"
+                    )
+                first_index[item.name] = i
+        team_names = [team.name for team in self.teams]
+        known = ", ".join(team_names) or "none declared"
+        for i, team in enumerate(self.teams):
+            if team.overflow == team.name:
+                raise LocatedError(("teams", i, "overflow"), f"team {team.name!r} cannot overflow to itself")
+            if team.overflow is not None and team.overflow not in team_names:
+                raise LocatedError(
+                    ("teams", i, "overflow"), f"unknown team {team.overflow!r} (teams: {known})"
+                )
+        for i, agent in enumerate(self.agents):
+            for j, team_name in enumerate(agent.teams):
+                if team_name not in team_names:
+                    raise LocatedError(
+                        ("agents", i, "teams", j), f"unknown team {team_name!r} (teams: {known})"
+                    )
+        return self
+
+
