@@ -23,8 +23,9 @@ from pathlib import Path
 from socialdesk.adapters.base import Inbound, Page
 from socialdesk.adapters.mastodon import parse_notification
 from socialdesk.adapters.simulator.traffic import notifications
-from socialdesk.rules.basic import Settings
-from socialdesk.services.ingest import Ingestor
+from socialdesk.config import Config
+from socialdesk.services.rules import build_ruleset
+from socialdesk.services.ingest import ChannelRef, Ingestor
 from socialdesk.services.pipeline import prefetch
 from socialdesk.store import commands
 from socialdesk.store.db import open_store
@@ -47,12 +48,13 @@ def end_to_end(payloads: list[dict], url: str, batch: int) -> tuple[float, int, 
     engine, sessions = open_store(url)
     with sessions.begin() as s:
         channel_id = commands.ensure_channel(s, "bench", "simulator")
-    ingestor = Ingestor(sessions, Settings())
+    # The default rules (keyword tables, noise, privacy scan, priority, language, sentiment).
+    ingestor = Ingestor(sessions, build_ruleset(Config()), ChannelRef(channel_id, "bench", "simulator"))
     started = time.perf_counter()
     stored = 0
     all_items = []
     for prepared in prefetch(ingestor.prepare(page) for page in pages(payloads, batch)):
-        stored += ingestor.store(channel_id, prepared).stored
+        stored += ingestor.store(prepared).stored
         all_items += prepared.items
     elapsed = time.perf_counter() - started
     engine.dispose()

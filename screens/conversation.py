@@ -10,6 +10,8 @@ from textual.widgets import Footer, Static, TextArea
 
 from socialdesk.screens import format as fmt
 from socialdesk.screens.base import DeskScreen, PaletteCommand
+from socialdesk.screens.canned import CannedPicker
+from socialdesk.screens.why import why
 from socialdesk.screens.messages import ActionDone, ConversationLoaded, ReplyQueued, ReplyRefused
 from socialdesk.screens.widgets.timeline import Timeline
 from socialdesk.services.desk import Desk, ReplyRejected
@@ -26,6 +28,9 @@ class ConversationScreen(DeskScreen):
         Binding("w", "write", "Write", id="conversation.write", tooltip="Move to the composer"),
         Binding("a", "assign", "Assign", id="conversation.assign", tooltip="Assign this conversation to me"),
         Binding("ctrl+r", "resolve", "Resolve", id="conversation.resolve", tooltip="Mark the conversation resolved"),
+        Binding("ctrl+k", "canned", "Canned", id="conversation.canned", tooltip="Insert a canned response"),
+        Binding("ctrl+o", "approve", "Approve", id="conversation.approve", show=False,
+                tooltip="Approve the replies waiting for a supervisor (supervisors only)"),
     ]
 
     def __init__(self, conversation_id: int, *, desk: Desk | None = None) -> None:
@@ -33,10 +38,12 @@ class ConversationScreen(DeskScreen):
         self.conversation_id = conversation_id
         self.detail: ConversationDetail | None = None
         self.visibility: str | None = None
+        self.offer_private = False  # the privacy guard held a public reply: ctrl+t sends it privately
 
     def compose(self) -> ComposeResult:
         yield Static(f"#{self.conversation_id} · loading…", id="conversation-title", markup=False)
         yield Static("", id="conversation-contact", markup=False)
+        yield Static("", id="conversation-why", markup=False)
         yield Timeline(id="timeline")
         yield Static("", id="composer-bar", markup=False)
         yield TextArea(id="composer", placeholder="Write a reply… (ctrl+s sends, ctrl+t public/private)")
@@ -73,6 +80,7 @@ class ConversationScreen(DeskScreen):
             self.visibility = inbound[-1].visibility if inbound else "public"
         self.query_one("#conversation-title", Static).update(self._title(detail))
         self.query_one("#conversation-contact", Static).update(self._contact(detail))
+        self.query_one("#conversation-why", Static).update(why(detail))
         self._show_counter()
         await self.query_one(Timeline).show(detail)
 
@@ -116,8 +124,9 @@ class ConversationScreen(DeskScreen):
     @on(TextArea.Changed, "#composer")
     def _show_counter(self) -> None:
         visibility = self.visibility or "public"
-        count = len(self.composer.text.strip())
-        limit = self.desk.max_length(self.detail.contact.channel) if self.detail else None
+        channel = self.detail.contact.channel if self.detail else ""
+        count = self.desk.count(channel, self.composer.text.strip())
+        limit = self.desk.max_length(channel) if channel else None
         bar = Text(no_wrap=True)
         if limit:
             bar.append(f"{count}/{limit}", style="bold red" if count > limit else "bold" if count else "dim")
@@ -142,6 +151,9 @@ class ConversationScreen(DeskScreen):
     def action_toggle_visibility(self) -> None:
         self.visibility = "private" if self.visibility == "public" else "public"
         self._show_counter()
+        if self.offer_private and self.visibility == "private":
+            self.offer_private = False
+            self.action_send()
 
     def action_send(self) -> None:
         self._send(self.conversation_id, self.composer.text, self.visibility or "public")
@@ -151,7 +163,7 @@ class ConversationScreen(DeskScreen):
         try:
             self.post_message(ReplyQueued(self.desk.reply(conversation_id, text, visibility)))
         except ReplyRejected as rejected:
-            self.post_message(ReplyRefused(str(rejected)))
+            self.post_message(ReplyRefused(str(rejected), rejected.go_private))
 
     @on(ReplyQueued)
     def _reply_queued(self, message: ReplyQueued) -> None:
@@ -161,7 +173,44 @@ class ConversationScreen(DeskScreen):
 
     @on(ReplyRefused)
     def _reply_refused(self, message: ReplyRefused) -> None:
-        self.notify(terminal_safe(message.reason), title="Reply not sent", severity="error", markup=False)
+        self.offer_private = message.go_private and self.visibility == "public"
+        hint = " Press ctrl+t to send it as a private message instead." if self.offer_private else ""
+        self.notify(terminal_safe(message.reason) + hint, title="Reply not sent", severity="error", markup=False,
+                    timeout=10)
+
+    def action_canned(self) -> None:
+        if self.detail is None:
+            return
+        detail = self.detail
+        choices = self.desk.canned(detail)
+        if not choices:
+            self.notify("No canned responses fit this channel; add some under [[rules.canned]].", markup=False)
+            return
+
+        def chosen(name: str | None) -> None:
+            if name:
+                rendered = self.desk.render_canned(name, detail)
+                self.composer.text = rendered.text
+                self.composer.focus()
+                if rendered.too_long:
+                    self.notify(f"That response is {rendered.length} long; the channel allows {rendered.max_length}.",
+                                severity="warning", markup=False)
+
+        self.app.push_screen(CannedPicker(choices), chosen)
+
+    def action_approve(self) -> None:
+        waiting = [o.id for o in self.detail.outbox if o.state == "approval"] if self.detail else []
+        if not waiting:
+            self.notify("No reply here is waiting for approval.", markup=False)
+        elif self.desk.role not in ("supervisor", "admin"):
+            self.notify("Only a supervisor can approve replies.", severity="warning", markup=False)
+        else:
+            self._approve(waiting)
+
+    @work(thread=True, group="conversation-change", exit_on_error=False)
+    def _approve(self, outbox_ids: list[int]) -> None:
+        ok = all(self.desk.approve(outbox_id) for outbox_id in outbox_ids)
+        self.post_message(ActionDone("approved", self.conversation_id, ok))
 
     def action_assign(self) -> None:
         self._change("assigned")
@@ -192,5 +241,7 @@ class ConversationScreen(DeskScreen):
             ("Resolve", "Mark this conversation resolved", self.action_resolve),
             ("Send reply", "Queue the reply in the composer", self.action_send),
             ("Switch public/private", "Change the reply's visibility", self.action_toggle_visibility),
+            ("Canned response", "Insert a canned response into the composer", self.action_canned),
+            ("Approve waiting replies", "Let this conversation's held replies go (supervisors)", self.action_approve),
             ("Back to the queue", "Close this conversation", self.dismiss),
         ]

@@ -56,9 +56,10 @@ class ReplyQueued(Message):
 class ReplyRefused(Message):
     """The desk rejected the reply; `reason` is for the agent to read."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, go_private: bool = False) -> None:
         super().__init__()
         self.reason = reason
+        self.go_private = go_private
 
 
 class ActionDone(Message):

@@ -16,16 +16,20 @@ from textual.signal import Signal
 import socialdesk.screens as screens
 from socialdesk.screens import DeskCommands, QueueScreen
 from socialdesk.services.desk import Desk
+from socialdesk.store.views import AlertView
+from socialdesk.text import terminal_safe
 
 POLL_INTERVAL = 0.5
 
 
 class CounterPolled(Message):
-    """The store's change counter as just read (None when the read failed)."""
+    """The store's change counter as just read (None when the read failed), and the alerts
+    raised since the last read."""
 
-    def __init__(self, counter: int | None) -> None:
+    def __init__(self, counter: int | None, alerts: list[AlertView]) -> None:
         super().__init__()
         self.counter = counter
+        self.alerts = alerts
 
 
 class SocialdeskApp(App[None]):
@@ -43,6 +47,7 @@ class SocialdeskApp(App[None]):
         keymap: dict[str, str] | None = None,
         title: str = "socialdesk",
         health_interval: float = 2.0,
+        bell: bool = True,
     ) -> None:
         super().__init__()
         self.desk = desk
@@ -50,6 +55,8 @@ class SocialdeskApp(App[None]):
         self.health_interval = health_interval
         self.store_changed: Signal[int] = Signal(self, "store-changed")
         self._last_counter: int | None = None
+        self._last_alert: int | None = None
+        self.bell_on_alert = bell
         if keymap:
             self.set_keymap(keymap)
 
@@ -65,15 +72,26 @@ class SocialdeskApp(App[None]):
 
     @work(thread=True, exclusive=True, group="store-poll", exit_on_error=False)
     def _poll_counter(self) -> None:
+        alerts: list[AlertView] = []
         try:
             counter: int | None = self.desk.change_counter()
+            if self._last_alert is None:
+                self._last_alert = self.desk.latest_alert_id()  # start from now: no replay of old ones
+            elif counter != self._last_counter:
+                alerts = self.desk.alerts_after(self._last_alert)
+                if alerts:
+                    self._last_alert = alerts[-1].id
         except Exception:  # a locked or unreachable store: try again on the next tick
             counter = None
-        self.post_message(CounterPolled(counter))
+        self.post_message(CounterPolled(counter, alerts))
 
     @on(CounterPolled)
     def _counter_polled(self, message: CounterPolled) -> None:
         """Publish only real changes, then schedule the next poll (never two at once)."""
+        for alert in message.alerts:
+            self.notify(terminal_safe(alert.message), title="Alert", severity="warning", markup=False, timeout=8)
+        if message.alerts and self.bell_on_alert:
+            self.bell()
         if message.counter is not None:
             if self._last_counter is not None and message.counter != self._last_counter:
                 self.store_changed.publish(message.counter)

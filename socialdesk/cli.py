@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade"])
     audit = sub.add_parser("audit", help="the audit trail")
     audit.add_argument("action", choices=["verify"])
+    rules = sub.add_parser("rules", help="the rules in socialdesk.toml")
+    rules.add_argument("action", choices=["check", "test"], help="check: validate and compile; "
+                       "test: replay them over stored mentions and show what would change")
+    rules.add_argument("--since", default="30d", help="with test: how far back (30d, 12h, 2w)")
     return parser
 
 
@@ -53,6 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         from socialdesk.config import summary
 
         print(summary(config))
+        return 0
+    if command == "rules" and args.action == "check":
+        from socialdesk.services.rules import build_ruleset, describe
+
+        try:
+            print(describe(config, build_ruleset(config, sentiment=False)))
+        except ValueError as exc:
+            print(f"socialdesk: {config.source or 'built-in defaults'}: rules: {exc}", file=sys.stderr)
+            return 2
         return 0
     if command == "demo":
         from socialdesk.demo import run_demo
@@ -77,6 +90,20 @@ def main(argv: list[str] | None = None) -> int:
             checked, broken = audit.verify(s)
         print(f"{checked} audit events checked" + (f"; chain broken at event {broken}" if broken else "; chain intact"))
         return 1 if broken else 0
+    if command == "rules":
+        from datetime import UTC, datetime
+
+        from socialdesk.services.replay import parse_since, replay
+        from socialdesk.services.rules import build_ruleset
+
+        try:
+            since = parse_since(args.since)
+        except ValueError as exc:
+            print(f"socialdesk: --since: {exc}", file=sys.stderr)
+            return 2
+        report = replay(sessions, build_ruleset(config), since=since, now=datetime.now(UTC))
+        print("\n".join(report.lines()))
+        return 0
     from socialdesk.services.runtime import Runtime
 
     runtime = Runtime(config, sessions)
@@ -84,19 +111,20 @@ def main(argv: list[str] | None = None) -> int:
         from socialdesk.services.setup import serve_forever
 
         return serve_forever(runtime)
-    return run_tui(config, sessions, runtime, agent)
+    return run_tui(config, runtime, agent)
 
 
-def run_tui(config, sessions, runtime, agent: str, title: str = "socialdesk") -> int:
+def run_tui(config, runtime, agent: str, title: str = "socialdesk", role: str | None = None) -> int:
     from socialdesk.app import SocialdeskApp
-    from socialdesk.services.desk import Desk
 
     runtime.start()
+    desk = runtime.desk(agent, role)
     try:
-        desk = Desk(sessions, agent, max_lengths=runtime.max_lengths())
-        SocialdeskApp(desk, keymap=dict(config.keymap), title=title).run()
+        desk.set_availability("available")  # routing now gives this agent new conversations
+        SocialdeskApp(desk, keymap=dict(config.keymap), title=title, bell=config.rules.alerts.bell).run()
     finally:
         logging.getLogger(__name__).info("stopping")
+        desk.set_availability("offline")
         runtime.stop()
     return 0
 

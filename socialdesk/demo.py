@@ -46,18 +46,19 @@ def run_demo(config: Config, args: Namespace, agent: str) -> int:
     if not args.headless:
         from socialdesk.cli import run_tui
 
-        return run_tui(config, sessions, runtime, agent, title="socialdesk demo")
+        # In the demo the person at the keyboard sees everything, approvals included.
+        return run_tui(config, runtime, agent, title="socialdesk demo", role="supervisor")
     return _headless(runtime, sessions, args, log_path)
 
 
 def _headless(runtime, sessions, args: Namespace, log_path: Path) -> int:
-    from socialdesk.services.desk import Desk
+    from socialdesk.services.desk import ReplyRejected
     from socialdesk.store.views import QueueFilter
 
-    desk = Desk(sessions, "demo-agent")
+    runtime.start()
+    desk = runtime.desk("demo-agent")
     rng = random.Random(0)
     answered: set[int] = set()
-    runtime.start()
     started = time.monotonic()
     try:
         while time.monotonic() - started < args.seconds:
@@ -65,7 +66,10 @@ def _headless(runtime, sessions, args: Namespace, log_path: Path) -> int:
             if args.auto_reply > 0:
                 for row in desk.queue_page(QueueFilter(status="new"), 0, 50):
                     if row.id not in answered and rng.random() < args.auto_reply:
-                        desk.reply(row.id, rng.choice(DEMO_REPLIES), "public")
+                        try:
+                            desk.reply(row.id, rng.choice(DEMO_REPLIES), "public")
+                        except ReplyRejected as exc:
+                            print(f"reply to {row.id} held back: {exc}", file=sys.stderr)
                     answered.add(row.id)
         if args.auto_reply > 0:  # give the sender a moment to deliver what was queued last
             time.sleep(2.0)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from . import audit
 from .ingest import _upsert
-from .models import Agent, Channel, Contact, Conversation, Message, Outbox, UTCDateTime, utcnow
+from .models import Agent, Channel, Contact, Conversation, Message, Outbox, Team, UTCDateTime, utcnow
 from .views import STATUSES, OutboxView
 
 IN_DOUBT_AFTER = timedelta(seconds=60)
@@ -52,11 +52,13 @@ def agent_id(session: Session, name: str) -> int:
 def _view(o: Outbox) -> OutboxView:
     return OutboxView(id=o.id, text=o.text, visibility=o.visibility, state=o.state, attempts=o.attempts,
                       last_error=o.last_error, created_at=o.created_at, sent_at=o.sent_at,
-                      message_id=o.message_id)
+                      message_id=o.message_id, approval_reason=o.approval_reason)
 
 
-def queue_reply(session: Session, conversation_id: int, body: str, visibility: str, *, actor: str) -> OutboxView:
-    """Put a reply in the outbox, addressed to the customer's latest message in the thread."""
+def queue_reply(session: Session, conversation_id: int, body: str, visibility: str, *, actor: str,
+                approval_reason: str | None = None) -> OutboxView:
+    """Put a reply in the outbox, addressed to the customer's latest message in the thread. With
+    an `approval_reason` it waits (state "approval") until a supervisor approves it."""
     audit.begin_write(session)
     last = session.execute(
         select(Message.channel_id, Message.platform_id, Contact.handle)
@@ -68,12 +70,13 @@ def queue_reply(session: Session, conversation_id: int, body: str, visibility: s
     me = agent_id(session, actor)
     entry = Outbox(conversation_id=conversation_id, channel_id=last.channel_id,
                    idempotency_key=uuid.uuid4().hex, text=body, visibility=visibility,
-                   in_reply_to=last.platform_id, recipient=last.handle, state="queued",
+                   in_reply_to=last.platform_id, recipient=last.handle,
+                   state="approval" if approval_reason else "queued", approval_reason=approval_reason,
                    agent_id=me, next_attempt_at=utcnow())
     session.add(entry)
     session.flush()
     events = [audit.Event("reply.queued", "conversation", conversation_id,
-                          {"outbox": entry.id, "visibility": visibility})]
+                          {"outbox": entry.id, "visibility": visibility, "approval": approval_reason})]
     # Whoever answers an unassigned conversation owns it (still a conditional update).
     now = utcnow()
     taken = session.execute(update(Conversation).where(
@@ -94,6 +97,18 @@ def _due(now: datetime, in_doubt_after: timedelta):
 def outbox_due(session: Session, *, in_doubt_after: timedelta = IN_DOUBT_AFTER) -> bool:
     """A cheap read, so an idle sender does not take the write lock every second."""
     return session.execute(select(Outbox.id).where(_due(utcnow(), in_doubt_after)).limit(1)).first() is not None
+
+
+def approve(session: Session, outbox_id: int, *, actor: str) -> bool:
+    """A supervisor lets a waiting reply go; False if it was not waiting."""
+    audit.begin_write(session)
+    entry = session.get(Outbox, outbox_id)
+    if entry is None or entry.state != "approval":
+        return False
+    entry.state, entry.approved_by, entry.next_attempt_at = "queued", actor, utcnow()
+    audit.record(session, actor, [audit.Event("reply.approved", "conversation", entry.conversation_id,
+                                              {"outbox": outbox_id})])
+    return True
 
 
 def claim_outbox(session: Session, *, limit: int = 20, now: datetime | None = None,
@@ -199,3 +214,50 @@ def record_poll(session: Session, channel_id: int, *, error: str | None = None,
     if rate_remaining is not None:
         values["rate_remaining"] = rate_remaining
     session.execute(update(Channel).where(Channel.id == channel_id).values(**values))
+
+
+@dataclass(frozen=True, slots=True)
+class TeamSpec:
+    name: str
+    skills: tuple[str, ...] = ()
+    overflow: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSpec:
+    name: str
+    display_name: str = ""
+    role: str = "agent"
+    teams: tuple[str, ...] = ()
+    skills: tuple[str, ...] = ()
+    cap: int = 20
+
+
+def sync_people(session: Session, teams: list[TeamSpec], agents: list[AgentSpec]) -> None:
+    """Make the teams and agents declared in the config exist as declared. An agent's status
+    (available, away, offline) is theirs to set; a new agent starts offline."""
+    audit.begin_write(session)
+    by_name: dict[str, Team] = {t.name: t for t in session.execute(select(Team)).scalars()}
+    for spec in teams:
+        team = by_name.get(spec.name) or Team(name=spec.name)
+        team.skills = list(spec.skills)
+        session.add(team)
+        by_name[spec.name] = team
+    session.flush()
+    for spec in teams:
+        by_name[spec.name].overflow_team_id = by_name[spec.overflow].id if spec.overflow else None
+    for spec in agents:
+        agent = session.execute(select(Agent).where(Agent.name == spec.name)).scalar() or Agent(
+            name=spec.name, status="offline")
+        agent.display_name, agent.role, agent.cap = spec.display_name or spec.name, spec.role, spec.cap
+        agent.skills = list(spec.skills)
+        agent.teams = [by_name[t] for t in spec.teams if t in by_name]
+        session.add(agent)
+
+
+def set_agent_status(session: Session, name: str, status: str) -> None:
+    """available | away | offline: only available agents are given new conversations."""
+    audit.begin_write(session)
+    aid = agent_id(session, name)
+    session.execute(update(Agent).where(Agent.id == aid).values(status=status))
+    audit.record(session, name, [audit.Event("agent.status", "agent", aid, {"status": status})])

@@ -3,15 +3,17 @@ in a single transaction, idempotent on (channel, platform id). Set-based Core st
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import orjson
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from . import audit
-from .models import OPEN_SQL, Contact, Conversation, Cursor, Message, conversation_tags, utcnow
+from .models import OPEN_SQL, Agent, Contact, Conversation, Cursor, Message, Team, conversation_tags, utcnow
 from .bulk import Bulk
 from .tags import tag_ids
 
@@ -44,6 +46,15 @@ class IngestItem:
     tags: tuple[str, ...] = ()
     status: str = "new"
     sla_minutes: int | None = None
+    reasons: tuple[tuple[str, int], ...] = ()  # why this priority, for the agent
+    team: str | None = None
+    assignee: str | None = None  # chosen by routing
+    sentiment: int | None = None
+    region: str | None = None
+    sensitive: tuple[str, ...] = ()
+    alerts: tuple[str, ...] = ()
+    author_recent: str | None = None  # JSON: the author's last texts after this message
+    acknowledgement: str | None = None  # an automated out-of-hours reply to queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +77,11 @@ def save_cursor(session: Session, channel_id: int, stream: str, value: str | Non
 
 SNIPPET = 160  # characters of the first message the queue shows (wider than any terminal row)
 CONTACT_COLUMNS = ("channel_id", "platform_user_id", "handle", "display_name", "followers", "verified",
-                   "bot", "location", "updated_at")
+                   "bot", "location", "updated_at", "last_message_at", "recent")
 CONVERSATION_COLUMNS = ("id", "status", "priority", "contact_id", "channel_id", "private", "snippet",
                         "message_count", "language", "published_at", "last_message_at", "sla_due_at",
-                        "version", "created_at", "updated_at")
+                        "version", "created_at", "updated_at", "team_id", "assignee_id", "assigned_at",
+                        "sentiment", "region", "reasons", "sensitive")
 MESSAGE_COLUMNS = ("id", "conversation_id", "channel_id", "platform_id", "direction", "visibility", "kind",
                    "text", "author_contact_id", "in_reply_to", "url", "language", "published_at", "likes",
                    "reposts", "replies", "is_repost", "raw", "created_at")
@@ -82,7 +94,7 @@ def _contact_ids(bulk: Bulk, channel_id: int, items: list[IngestItem]) -> dict[s
     return dict(bulk.upsert_returning(
         "contacts", CONTACT_COLUMNS,
         [(channel_id, it.author_id, it.author_handle, it.author_name, it.followers, it.verified, it.bot,
-          it.location, now) for it in latest.values()],
+          it.location, now, bulk.time(it.published_at), it.author_recent) for it in latest.values()],
         conflict="channel_id, platform_user_id", updates=CONTACT_COLUMNS[2:], returning="platform_user_id, id"))
 
 
@@ -109,6 +121,33 @@ def write_batch(
         "stored": result.stored, "duplicates": result.duplicates,
         "new_conversations": list(result.conversation_ids), "cursor": cursor[1] if cursor else None})])
     return result
+
+
+def _names_to_ids(session: Session, starters: list[IngestItem]) -> tuple[dict, dict]:
+    """Team and agent names the rules chose, as ids (unknown names are left unset)."""
+    teams = {it.team for it in starters if it.team}
+    agents = {it.assignee for it in starters if it.assignee}
+    return (dict(session.execute(select(Team.name, Team.id).where(Team.name.in_(teams))).all()) if teams else {},
+            dict(session.execute(select(Agent.name, Agent.id).where(Agent.name.in_(agents))).all()) if agents else {})
+
+
+def _alerts_and_acknowledgements(session: Session, bulk: Bulk, channel_id: int, placement, new_ids, contacts,
+                                 now) -> None:
+    """Alerts the rules raised, and out-of-hours acknowledgements, queued like any reply."""
+    alert_rows, ack_rows, acked = [], [], []
+    for it, is_new, ref in placement:
+        conv_id = new_ids[ref] if is_new else ref
+        alert_rows += [(now, "rule", message, conv_id) for message in it.alerts]
+        if it.acknowledgement:
+            ack_rows.append((conv_id, channel_id, uuid.uuid4().hex, it.acknowledgement, it.visibility,
+                             it.platform_id, it.author_handle, "queued", 0, now, now))
+            acked.append({"cid": contacts[it.author_id]})
+    bulk.insert("alerts", ("at", "kind", "message", "conversation_id"), alert_rows)
+    bulk.insert("outbox", ("conversation_id", "channel_id", "idempotency_key", "text", "visibility", "in_reply_to",
+                           "recipient", "state", "attempts", "next_attempt_at", "created_at"), ack_rows)
+    if acked:
+        session.connection().execute(
+            update(Contact).where(Contact.id == bindparam("cid")).values(acknowledged_at=utcnow()), acked)
 
 
 def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], duplicates: int) -> IngestResult:
@@ -160,12 +199,15 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
         rows.append((message_id, conv_id, channel_id, it.platform_id, "in", it.visibility, it.kind, it.text,
                      contacts[it.author_id], it.in_reply_to, it.url, it.language, bulk.time(it.published_at),
                      it.likes, it.reposts, it.replies, it.is_repost, it.raw, now))
+    teams, agents = _names_to_ids(session, starters)
     conversation_rows = [
         (conv_id, it.status, it.priority, contacts[it.author_id], channel_id, it.visibility == "private",
          " ".join(it.text[:400].split())[:SNIPPET], counts[conv_id][0], it.language, bulk.time(it.published_at),
          bulk.time(counts[conv_id][1]),
          bulk.time(it.published_at + timedelta(minutes=it.sla_minutes)) if it.sla_minutes else None,
-         1, now, now) for conv_id, it in zip(new_ids, starters)]
+         1, now, now, teams.get(it.team), agents.get(it.assignee), now if agents.get(it.assignee) else None,
+         it.sentiment, it.region, orjson.dumps(it.reasons).decode() if it.reasons else None,
+         ",".join(it.sensitive) or None) for conv_id, it in zip(new_ids, starters)]
     bulk.insert("conversations", CONVERSATION_COLUMNS, conversation_rows)
     bulk.insert("messages", MESSAGE_COLUMNS, rows)
     if bulk.sqlite and message_ids:
@@ -183,6 +225,7 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
                 status=text("CASE WHEN status IN ('new', 'open') THEN status ELSE 'open' END"),
                 version=Conversation.version + 1, updated_at=utcnow()), touched)
 
+    _alerts_and_acknowledgements(session, bulk, channel_id, placement, new_ids, contacts, now)
     wanted = {name for it in starters for name in it.tags}
     if wanted:
         ids = tag_ids(session, wanted)

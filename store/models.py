@@ -128,6 +128,10 @@ class Contact(Base):
     language: Mapped[str | None] = mapped_column(String(20))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the rules need to know of the author's past without reading their messages:
+    last_message_at: Mapped[datetime | None]
+    recent: Mapped[str | None] = mapped_column(Text)  # JSON: their last few texts (duplicate check)
+    acknowledged_at: Mapped[datetime | None]  # last out-of-hours acknowledgement sent to them
 
 
 class Team(Base):
@@ -189,6 +193,8 @@ class Conversation(Base):
     resolved_at: Mapped[datetime | None]
     resolution_code: Mapped[str | None] = mapped_column(String(40))
     csat: Mapped[int | None]
+    reasons: Mapped[str | None] = mapped_column(Text)  # JSON [[label, points], …]: why this priority
+    sensitive: Mapped[str | None] = mapped_column(String(100))  # kinds of private data in a public post
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -238,10 +244,23 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    approval_reason: Mapped[str | None] = mapped_column(Text)  # why it waits for a supervisor
+    approved_by: Mapped[str | None] = mapped_column(String(80))
     claimed_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class Alert(Base):
+    """Something a supervisor should see now: a keyword, an influencer or key customer, a spike."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(30))
+    message: Mapped[str] = mapped_column(Text)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
 
 
 class AuditEvent(Base):

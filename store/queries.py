@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
 
 from sqlalchemy import Integer, Select, column, func, literal, select, text, tuple_
 from sqlalchemy.orm import Session, aliased
@@ -12,6 +16,7 @@ from .models import (
     DONE_SQL,
     OPEN_SQL,
     Agent,
+    Alert,
     Channel,
     Contact,
     Conversation,
@@ -22,10 +27,12 @@ from .models import (
     Outbox,
     Tag,
     Team,
+    agent_teams,
     conversation_tags,
 )
 from .views import (
     DONE_STATUSES,
+    AlertView,
     OPEN_STATUSES,
     STATUSES,
     ChannelHealth,
@@ -166,7 +173,8 @@ def conversation_detail(session: Session, conversation_id: int) -> ConversationD
             .order_by(Message.published_at, Message.id)))
     outbox = tuple(
         OutboxView(id=o.id, text=o.text, visibility=o.visibility, state=o.state, attempts=o.attempts,
-                   last_error=o.last_error, created_at=o.created_at, sent_at=o.sent_at, message_id=o.message_id)
+                   last_error=o.last_error, created_at=o.created_at, sent_at=o.sent_at, message_id=o.message_id,
+                   approval_reason=o.approval_reason)
         for o in session.execute(select(Outbox).where(Outbox.conversation_id == conversation_id)
                                  .order_by(Outbox.id)).scalars())
     assert contact is not None
@@ -178,7 +186,29 @@ def conversation_detail(session: Session, conversation_id: int) -> ConversationD
         contact=ContactView(id=contact.id, channel=channels.get(contact.channel_id, "?"), handle=contact.handle,
                             display_name=contact.display_name, followers=contact.followers,
                             verified=contact.verified, location=contact.location),
-        messages=messages, outbox=outbox)
+        messages=messages, outbox=outbox,
+        reasons=tuple((label, points) for label, points in orjson.loads(conv.reasons)) if conv.reasons else (),
+        sensitive=tuple(conv.sensitive.split(",")) if conv.sensitive else (), sentiment=conv.sentiment,
+        language=conv.language, region=conv.region,
+        key_customer=bool(contact.customer_id and session.get(Customer, contact.customer_id).key_customer),
+        channel_kind=session.execute(select(Channel.kind).where(Channel.id == conv.channel_id)).scalar_one())
+
+
+def alerts_after(session: Session, alert_id: int, limit: int = 20) -> list[AlertView]:
+    """Alerts newer than `alert_id`, oldest first."""
+    return [AlertView(a.id, a.at, a.kind, a.message, a.conversation_id) for a in session.execute(
+        select(Alert).where(Alert.id > alert_id).order_by(Alert.id).limit(limit)).scalars()]
+
+
+def latest_alert_id(session: Session) -> int:
+    return session.execute(select(func.coalesce(func.max(Alert.id), 0))).scalar_one()
+
+
+def pending_approvals(session: Session) -> list[tuple[int, int, str, str]]:
+    """(outbox id, conversation id, text, reason) of replies waiting for a supervisor."""
+    return [tuple(r) for r in session.execute(
+        select(Outbox.id, Outbox.conversation_id, Outbox.text, Outbox.approval_reason)
+        .where(Outbox.state == "approval").order_by(Outbox.id))]
 
 
 def channel_health(session: Session) -> list[ChannelHealth]:
@@ -191,3 +221,48 @@ def channel_health(session: Session) -> list[ChannelHealth]:
 def cursor(session: Session, channel_id: int, stream: str) -> str | None:
     return session.execute(select(Cursor.value).where(
         Cursor.channel_id == channel_id, Cursor.stream == stream)).scalar()
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorMemory:
+    """What the store remembers of an author for the rules (see rules.model.AuthorContext)."""
+
+    key_customer: bool
+    last_message_at: datetime | None
+    recent: tuple[str, ...]
+    acknowledged_at: datetime | None
+
+
+def author_memory(session: Session, channel_id: int, author_ids: set[str]) -> dict[str, AuthorMemory]:
+    if not author_ids:
+        return {}
+    rows = session.execute(
+        select(Contact.platform_user_id, func.coalesce(Customer.key_customer, False), Contact.last_message_at,
+               Contact.recent, Contact.acknowledged_at)
+        .outerjoin(Customer, Customer.id == Contact.customer_id)
+        .where(Contact.channel_id == channel_id, Contact.platform_user_id.in_(author_ids)))
+    return {pid: AuthorMemory(bool(key), last, tuple(orjson.loads(recent)) if recent else (), acked)
+            for pid, key, last, recent, acked in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoad:
+    name: str
+    teams: tuple[str, ...]
+    skills: tuple[str, ...]
+    status: str
+    load: int
+    cap: int
+
+
+def agent_loads(session: Session) -> list[AgentLoad]:
+    """Every agent with the number of open conversations assigned to them (for routing)."""
+    load = dict(session.execute(
+        select(Conversation.assignee_id, func.count()).where(_OPEN, Conversation.assignee_id.is_not(None))
+        .group_by(Conversation.assignee_id)).all())
+    teams: dict[int, list[str]] = defaultdict(list)
+    for agent_id, team in session.execute(
+            select(agent_teams.c.agent_id, Team.name).join(Team, Team.id == agent_teams.c.team_id)):
+        teams[agent_id].append(team)
+    return [AgentLoad(a.name, tuple(teams.get(a.id, ())), tuple(a.skills or ()), a.status, load.get(a.id, 0), a.cap)
+            for a in session.execute(select(Agent).order_by(Agent.name)).scalars()]

@@ -79,6 +79,7 @@ class OutboxView:
     created_at: datetime
     sent_at: datetime | None
     message_id: int | None = None  # the outbound message it became, once sent
+    approval_reason: str | None = None  # set while it waits for a supervisor (state "approval")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,22 @@ class ConversationDetail:
     contact: ContactView
     messages: tuple[MessageView, ...] = field(default_factory=tuple)
     outbox: tuple[OutboxView, ...] = field(default_factory=tuple)
+    reasons: tuple[tuple[str, int], ...] = ()  # why this priority
+    sensitive: tuple[str, ...] = ()  # private data found in the customer's public post
+    sentiment: int | None = None
+    language: str | None = None
+    region: str | None = None
+    key_customer: bool = False
+    channel_kind: str = ""  # of the conversation's first channel (which canned responses fit)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    id: int
+    at: datetime
+    kind: str
+    message: str
+    conversation_id: int | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,7 +99,8 @@ def test_example_file_documents_every_key_of_every_section() -> None:
     for section, model in models.items():
         assert re.search(rf"^\[\[?{section}\]\]?$", text, re.MULTILINE), f"no [{section}] in the example"
         for key in model.model_fields:
-            assert re.search(rf"^#?\s*{key}\s*[= ]", text, re.MULTILINE), f"{section}.{key} is not documented"
+            documented = rf"^(#?\s*{key}\s*[= ]|\[\[?{section}\.{key}\]\]?$)"
+            assert re.search(documented, text, re.MULTILINE), f"{section}.{key} is not documented"
     assert re.search(r"^\[keymap\]$", text, re.MULTILINE)
 
 
@@ -234,8 +235,8 @@ def test_bad_env_override_names_the_variable(tmp_path: Path, env: dict[str, str]
 def test_process_environment_is_read_when_env_is_not_given(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SOCIALDESK_RULES__PRIVATE_PRIORITY_BOOST", "5")
-    assert load_config(cwd=tmp_path).rules.private_priority_boost == 5
+    monkeypatch.setenv("SOCIALDESK_RULES__SLA_MINUTES", "5")
+    assert load_config(cwd=tmp_path).rules.sla_minutes == 5
 
 
 # One-line errors with file, line and key -------------------------------------------------------
@@ -373,8 +374,8 @@ def test_models_are_frozen_and_defaults_match_the_contract() -> None:
     assert (
         config.rules.influencer_followers,
         config.rules.sla_minutes,
-        config.rules.private_priority_boost,
-    ) == (10_000, 60, 20)
+        config.rules.priority.private_points,
+    ) == (10_000, 60, 10)
     assert config.log.level == "info" and config.keymap == {} and config.source is None
 
 

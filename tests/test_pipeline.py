@@ -14,11 +14,11 @@ from socialdesk.adapters.base import AdapterError
 from socialdesk.adapters.mastodon import MastodonAdapter
 from socialdesk.adapters.simulator import Simulator
 from socialdesk.config import ChannelConfig, Config
-from socialdesk.rules.basic import Settings
 from socialdesk.services.desk import Desk
-from socialdesk.services.ingest import Ingestor
+from socialdesk.services.ingest import ChannelRef, Ingestor
 from socialdesk.services.outbox import Sender
 from socialdesk.services.poller import ChannelPoller
+from socialdesk.services.rules import build_ruleset
 from socialdesk.services.runtime import Runtime
 from socialdesk.store import commands
 from socialdesk.store.models import Message
@@ -38,7 +38,8 @@ def poller_for(store, sim: Simulator, **adapter_kw) -> ChannelPoller:
         channel_id = commands.ensure_channel(s, "demo", "simulator")
     adapter = MastodonAdapter(sim.base_url, "simulator", **adapter_kw)
     # A clock that leaps an hour per reading: back-off never holds a test up.
-    return ChannelPoller("demo", channel_id, adapter, Ingestor(store, Settings()), store, initial_cursor="0",
+    ingestor = Ingestor(store, build_ruleset(Config(), sentiment=False), ChannelRef(channel_id, "demo", "simulator"))
+    return ChannelPoller("demo", channel_id, adapter, ingestor, store, initial_cursor="0",
                          clock=itertools.count(step=3600).__next__)
 
 

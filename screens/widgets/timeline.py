@@ -15,7 +15,8 @@ from socialdesk.screens import format as fmt
 from socialdesk.store.views import ConversationDetail, MessageView, OutboxView
 from socialdesk.text import terminal_safe
 
-OUTBOX_STATE_STYLES = {"queued": "yellow", "sending": "cyan", "sent": "green", "failed": "bold red"}
+OUTBOX_STATE_STYLES = {"queued": "yellow", "sending": "cyan", "sent": "green", "failed": "bold red",
+                       "approval": "bold yellow"}
 
 
 def _safe(text: str | None) -> str:
@@ -46,6 +47,8 @@ def outbox_text(entry: OutboxView, at: datetime) -> Text:
     lines = [head]
     if entry.last_error and entry.state != "sent":
         lines.append(Text("error: " + _safe(entry.last_error), style="red"))
+    if entry.state == "approval" and entry.approval_reason:
+        lines.append(Text("waiting for a supervisor: " + _safe(entry.approval_reason), style="yellow"))
     lines.append(Text(terminal_safe(entry.text)))
     return Text("\n").join(lines)
 

@@ -9,11 +9,17 @@ import platformdirs
 from pydantic import Field, field_validator, model_validator
 
 from .base import LocatedError, Model, Name
-from .rules import RulesConfig
+from .rules import RulesConfig, check_references
 
 CHANNEL_KINDS = ("mastodon", "bluesky", "x", "facebook", "instagram", "telegram", "email", "simulator")
 ChannelKind = Literal["mastodon", "bluesky", "x", "facebook", "instagram", "telegram", "email", "simulator"]
 CONFIG_FILE_NAME = "socialdesk.toml"
+
+
+def _default_tags() -> tuple[str, ...]:
+    from socialdesk.rules.keywords import DEFAULT_TABLES
+
+    return tuple(table.tag for table in DEFAULT_TABLES)
 
 
 def default_store_url() -> str:
@@ -56,8 +62,10 @@ class ChannelConfig(Model):
 
 class TeamConfig(Model):
     name: Name
+    tags: list[str] = []  # conversations with one of these tags come to this team
     skills: list[str] = []
     overflow: str | None = None  # another team's name
+    overflow_after_minutes: int | None = Field(default=None, ge=1)  # unanswered this long: overflow
 
 
 class AgentConfig(Model):
@@ -67,6 +75,7 @@ class AgentConfig(Model):
     teams: list[str] = []
     skills: list[str] = []
     cap: int = Field(default=20, ge=1)  # most conversations assigned at once
+    in_training: bool = False  # their replies wait for a supervisor's approval
 
 
 class LogConfig(Model):
@@ -127,6 +136,11 @@ class Config(Model):
                 raise LocatedError(
                     ("teams", i, "overflow"), f"unknown team {team.overflow!r} (teams: {known})"
                 )
+        tags = check_references(self.rules, team_names, _default_tags())
+        for i, team in enumerate(self.teams):
+            for j, tag in enumerate(team.tags):
+                if tag not in tags:
+                    raise LocatedError(("teams", i, "tags", j), f"unknown tag {tag!r} (tags: {', '.join(sorted(tags))})")
         for i, agent in enumerate(self.agents):
             for j, team_name in enumerate(agent.teams):
                 if team_name not in team_names:

@@ -1,15 +1,21 @@
 """The one object the screens talk to: reads and commands over the store, by the signed-in agent.
 
-Every method is synchronous and opens its own short session; screens call them from thread
-workers, never from the event loop.
-"""
+Every method that touches the store is synchronous and opens its own short session; screens
+call those from thread workers, never from the event loop. `max_length`, `role` and `count`
+are in memory."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.orm import Session, sessionmaker
 
+from socialdesk.rules.canned import Rendered, Template, case_reference
+from socialdesk.rules.engine import RuleSet
+from socialdesk.rules.length import count
 from socialdesk.store import commands, queries
 from socialdesk.store.views import (
+    AlertView,
     ChannelHealth,
     ConversationDetail,
     OutboxView,
@@ -19,18 +25,40 @@ from socialdesk.store.views import (
 
 
 class ReplyRejected(Exception):
-    """The reply cannot be queued as written; the message says why and what to do."""
+    """The reply cannot be queued as written; the message says why and what to do.
+    `go_private`: sending it privately instead would be fine (the privacy guard's offer)."""
+
+    def __init__(self, message: str, *, go_private: bool = False):
+        super().__init__(message)
+        self.go_private = go_private
+
+
+@dataclass(frozen=True)
+class ChannelLimits:
+    max_length: int
+    counting: str = "chars"  # chars | weighted | utf16 | bytes
 
 
 class Desk:
-    def __init__(self, sessions: sessionmaker[Session], agent: str, max_lengths: dict[str, int] | None = None):
+    def __init__(self, sessions: sessionmaker[Session], agent: str, *, limits: dict[str, ChannelLimits] | None = None,
+                 rules: RuleSet | None = None, role: str = "agent", brand: str = "", opening_hours: str = "",
+                 response_window: str = ""):
         self.sessions = sessions
         self.agent = agent
-        self._max_lengths = max_lengths or {}
+        self.role = role
+        self.rules = rules
+        self._limits = limits or {}
+        self._variables = {"brand": brand, "opening_hours": opening_hours, "response_window": response_window}
 
     def max_length(self, channel: str) -> int | None:
-        """The longest reply the channel takes (in memory: safe on the UI thread)."""
-        return self._max_lengths.get(channel)
+        """The longest reply the channel takes."""
+        limit = self._limits.get(channel)
+        return limit.max_length if limit else None
+
+    def count(self, channel: str, text: str) -> int:
+        """A reply's length the channel's way (X counts weighted, others characters)."""
+        limit = self._limits.get(channel)
+        return count(text, limit.counting if limit else "chars")
 
     # Reads -------------------------------------------------------------------------------------
     def change_counter(self) -> int:
@@ -57,22 +85,61 @@ class Desk:
         with self.sessions() as s:
             return queries.channel_health(s)
 
+    def latest_alert_id(self) -> int:
+        with self.sessions() as s:
+            return queries.latest_alert_id(s)
+
+    def alerts_after(self, alert_id: int) -> list[AlertView]:
+        with self.sessions() as s:
+            return queries.alerts_after(s, alert_id)
+
+    # Canned responses ----------------------------------------------------------------------------
+    def canned(self, detail: ConversationDetail) -> list[Template]:
+        """The canned responses that fit the conversation's channel, its language first."""
+        if self.rules is None:
+            return []
+        return self.rules.canned.choices(channel_kind=detail.channel_kind, language=detail.language)
+
+    def render_canned(self, name: str, detail: ConversationDetail) -> Rendered:
+        assert self.rules is not None
+        limit = self._limits.get(detail.contact.channel)
+        variables = {**self._variables, "customer_name": detail.contact.display_name or detail.contact.handle,
+                     "customer_handle": detail.contact.handle, "agent_name": self.agent,
+                     "case_ref": case_reference(detail.id)}
+        return self.rules.canned.render(name, variables, length_method=limit.counting if limit else "chars",
+                                        max_length=limit.max_length if limit else None)
+
     # Commands ----------------------------------------------------------------------------------
     def reply(self, conversation_id: int, text: str, visibility: str) -> OutboxView:
+        """Queue a reply after the checks a public reply must pass: not empty, not too long for
+        the channel, no private data in public (the privacy guard), approval where a rule asks."""
         text = text.strip()
         if not text:
             raise ReplyRejected("The reply is empty: write something first.")
         detail = self.conversation(conversation_id)
         if detail is None:
             raise ReplyRejected("That conversation no longer exists.")
-        limit = self.max_length(detail.contact.channel)
-        if limit and len(text) > limit:
-            raise ReplyRejected(
-                f"The reply is {len(text)} characters; {detail.contact.channel} allows {limit}. Shorten it.")
+        channel = detail.contact.channel
+        limit = self.max_length(channel)
+        if limit and self.count(channel, text) > limit:
+            raise ReplyRejected(f"The reply is {self.count(channel, text)} long; {channel} allows {limit}. Shorten it.")
+        approval = None
+        if self.rules is not None:
+            problem = self.rules.reply_problem(text, visibility)
+            if problem:
+                raise ReplyRejected(problem, go_private=True)
+            approval = self.rules.approval_reason(agent=self.agent, text=text, tags=detail.tags)
         # A write transaction of its own that writes first (see store.audit.begin_write): on
         # SQLite a transaction that read before writing cannot wait for the lock, it fails.
         with self.sessions.begin() as s:
-            return commands.queue_reply(s, conversation_id, text, visibility, actor=self.agent)
+            return commands.queue_reply(s, conversation_id, text, visibility, actor=self.agent,
+                                        approval_reason=approval)
+
+    def approve(self, outbox_id: int) -> bool:
+        if self.role not in ("supervisor", "admin"):
+            return False
+        with self.sessions.begin() as s:
+            return commands.approve(s, outbox_id, actor=self.agent)
 
     def assign(self, conversation_id: int, agent: str | None = None) -> bool:
         """Take (or hand over) a conversation; False if someone else already has it."""
@@ -82,3 +149,8 @@ class Desk:
     def set_status(self, conversation_id: int, status: str, resolution_code: str | None = None) -> bool:
         with self.sessions.begin() as s:
             return commands.set_status(s, conversation_id, status, resolution_code, actor=self.agent)
+
+    def set_availability(self, status: str) -> None:
+        """available | away | offline: routing gives new conversations to available agents only."""
+        with self.sessions.begin() as s:
+            commands.set_agent_status(s, self.agent, status)

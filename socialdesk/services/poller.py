@@ -60,7 +60,7 @@ class ChannelPoller:
                 cursor = queries.cursor(s, self.channel_id, self.stream) or self.initial_cursor
             pages = ((page, self.ingestor.prepare(page)) for page in self.adapter.poll(cursor))
             for page, prepared in prefetch(pages):
-                stored += self.ingestor.store(self.channel_id, prepared, self.stream).stored
+                stored += self.ingestor.store(prepared, self.stream).stored
                 rate = page.rate
         except AdapterError as exc:
             self.failures += 1

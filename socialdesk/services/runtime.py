@@ -14,13 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from socialdesk.adapters.base import Adapter
 from socialdesk.config import ChannelConfig, Config
-from socialdesk.rules.basic import Settings
+from socialdesk.rules.engine import RuleSet
 from socialdesk.store import commands
 
 from .credentials import MissingCredentials, token_for
-from .ingest import Ingestor
+from .ingest import ChannelRef, Ingestor
 from .outbox import Sender
 from .poller import ChannelPoller
+from .desk import ChannelLimits, Desk
+from .rules import autoreply, build_ruleset, opening_hours
 
 log = logging.getLogger(__name__)
 SIMULATOR_TOKEN = "simulator"
@@ -39,17 +41,17 @@ class Runtime:
     adapters: dict[str, Adapter] = field(default_factory=dict)
     simulators: list = field(default_factory=list)
     sender: Sender | None = None
+    rules: RuleSet | None = None
     scheduler: BackgroundScheduler | None = None
-
-    def settings(self) -> Settings:
-        r = self.config.rules
-        return Settings(influencer_followers=r.influencer_followers, sla_minutes=r.sla_minutes,
-                        private_priority_boost=r.private_priority_boost)
 
     def build(self) -> None:
         """Register channels and make their adapters; a channel that cannot start is recorded
         in its health (shown in the TUI's status line) and the others go on."""
-        ingestor = Ingestor(self.sessions, self.settings())
+        self.rules = rules = build_ruleset(self.config)
+        with self.sessions.begin() as s:
+            commands.sync_people(s, [commands.TeamSpec(t.name, tuple(t.skills), t.overflow) for t in self.config.teams],
+                                 [commands.AgentSpec(a.name, a.display_name, a.role, tuple(a.teams), tuple(a.skills),
+                                                     a.cap) for a in self.config.agents])
         for channel in self.config.channels:
             with self.sessions.begin() as s:
                 channel_id = commands.ensure_channel(s, channel.name, channel.kind, channel.handle)
@@ -63,6 +65,8 @@ class Runtime:
                     commands.record_poll(s, channel_id, error=str(exc))
                 continue
             self.adapters[channel.name] = adapter
+            ingestor = Ingestor(self.sessions, rules, ChannelRef(channel_id, channel.name, channel.kind),
+                                sla_minutes=self.config.rules.sla_minutes, autoreply=autoreply(self.config))
             self.pollers[channel.name] = ChannelPoller(channel.name, channel_id, adapter, ingestor,
                                                        self.sessions, initial_cursor=initial)
         self.sender = Sender(self.sessions, self.adapters)
@@ -88,10 +92,22 @@ class Runtime:
             f"Channel {channel.name!r}: {channel.kind} channels are not supported by this version yet; "
             f"set enabled = false for it in socialdesk.toml.")
 
-    def max_lengths(self) -> dict[str, int]:
-        """Each running channel's reply limit: the config's override, else the adapter's own."""
+    def limits(self) -> dict[str, ChannelLimits]:
+        """Each running channel's reply limit (the config's override, else the adapter's own) and
+        how the platform counts it."""
         overrides = {c.name: c.max_length for c in self.config.channels if c.max_length}
-        return {name: overrides.get(name, adapter.capabilities.max_length) for name, adapter in self.adapters.items()}
+        return {name: ChannelLimits(overrides.get(name, adapter.capabilities.max_length),
+                                    adapter.capabilities.length_counting)
+                for name, adapter in self.adapters.items()}
+
+    def desk(self, agent: str, role: str | None = None) -> Desk:
+        """The Desk for a signed-in agent, with this runtime's rules and channel limits."""
+        declared = {a.name: a.role for a in self.config.agents}
+        hours = opening_hours(self.config)
+        return Desk(self.sessions, agent, limits=self.limits(), rules=self.rules,
+                    role=role or declared.get(agent, "agent"),
+                    brand=", ".join(self.config.rules.brand_handles), opening_hours=hours.describe() if hours else "",
+                    response_window=self.config.rules.autoreply.response_window)
 
     def start(self) -> None:
         if not self.pollers and self.sender is None:

@@ -1,0 +1,100 @@
+"""The rule set: every rule compiled once, applied to one mention at a time. Pure: the caller
+gives the mention, what the store knows of its author and the time; it gets a Verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .alerts import AlertPolicy, mention_alerts
+from .approvals import ApprovalPolicy, needs_approval
+from .canned import CannedResponses
+from .hours import OpeningHours
+from .keywords import KeywordMatcher, KeywordTable
+from .language import LanguageGuesser, region
+from .model import AuthorContext, Mention, Reason, Verdict
+from .noise import SpamPatterns, noise_reason
+from .priority import PrioritySettings, score
+from .privacy import PrivacyGuard
+from .routing import TeamRule
+from .sentiment import Sentiment
+
+
+def _handle(handle: str) -> str:
+    return handle.lower().lstrip("@").split("@")[0]
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    keywords: KeywordMatcher
+    spam: SpamPatterns
+    privacy: PrivacyGuard
+    priority: PrioritySettings = PrioritySettings()
+    brand_handles: frozenset[str] = frozenset()
+    key_customers: frozenset[str] = frozenset()
+    teams: tuple[TeamRule, ...] = ()
+    default_team: str | None = None
+    language: LanguageGuesser | None = None
+    sentiment: Sentiment | None = None
+    hours: OpeningHours | None = None
+    canned: CannedResponses = field(default_factory=lambda: CannedResponses.compile([]))
+    approvals: ApprovalPolicy = ApprovalPolicy()
+    alerts: AlertPolicy = AlertPolicy()
+
+    @classmethod
+    def build(cls, *, tables: Sequence[KeywordTable], spam_patterns: dict[str, str] | None = None,
+              private_patterns: dict[str, str] | None = None, brand_handles: Sequence[str] = (),
+              key_customers: Sequence[str] = (), **rest) -> RuleSet:
+        return cls(keywords=KeywordMatcher.compile(tables), spam=SpamPatterns.compile(list((spam_patterns or {}).values())),
+                   privacy=PrivacyGuard.compile(private_patterns or {}),
+                   brand_handles=frozenset(_handle(h) for h in brand_handles),
+                   key_customers=frozenset(_handle(h) for h in key_customers), **rest)
+
+    def is_key_customer(self, m: Mention, ctx: AuthorContext) -> bool:
+        return ctx.key_customer or _handle(m.author_handle) in self.key_customers
+
+    def evaluate(self, m: Mention, ctx: AuthorContext, now: datetime, *, with_sentiment: bool = True) -> Verdict:
+        ctx = AuthorContext(key_customer=self.is_key_customer(m, ctx), last_contact_at=ctx.last_contact_at,
+                            recent_texts=ctx.recent_texts, acknowledged_at=ctx.acknowledged_at)
+        hits = self.keywords.match(m.text)
+        tags = list(dict.fromkeys(hit.tag for hit in hits))
+        noise = noise_reason(m, ctx, brand_handles=self.brand_handles, spam=self.spam)
+        if noise is None and "noise" in tags:
+            noise = f"noise keyword '{next(h.keyword for h in hits if h.tag == 'noise')}'"
+        language = self.language.detect(m.text, m.language) if self.language else m.language
+        sentiment = None
+        if with_sentiment and self.sentiment is not None and noise is None:
+            sentiment = self.sentiment.score(m.text, language)
+        sensitive = tuple(dict.fromkeys(f.kind for f in self.privacy.scan(m.text))) if m.visibility == "public" else ()
+        if noise is not None:
+            tags.append("noise")
+            priority, reasons = 0, (Reason(f"noise: {noise}", 0),)
+        else:
+            weights = [(f"keyword '{h.keyword}'", h.weight) for h in hits if h.weight]
+            priority, reasons = score(m, ctx, keyword_weights=weights, sentiment=sentiment, now=now,
+                                      settings=self.priority)
+            if m.followers >= self.priority.influencer_followers:
+                tags.append("influencer")
+            if ctx.key_customer:
+                tags.append("key-customer")
+        if sensitive:
+            tags.append("sensitive")
+        team = next((h.team for h in hits if h.team), None) or self._team_for(tags)
+        alerts = () if noise else tuple(a.message for a in mention_alerts(m, ctx, policy=self.alerts, now=now))
+        return Verdict(tags=tuple(dict.fromkeys(tags)), noise=noise is not None, noise_reason=noise,
+                       priority=priority, reasons=reasons, team=team, sentiment=sentiment, language=language,
+                       region=region(m.location, language), sensitive=sensitive, alerts=alerts)
+
+    def _team_for(self, tags: Sequence[str]) -> str | None:
+        for team in self.teams:
+            if any(tag in team.tags for tag in tags):
+                return team.name
+        return self.default_team
+
+    def reply_problem(self, text: str, visibility: str) -> str | None:
+        """Why a reply may not go out as written (the privacy guard), or None."""
+        return self.privacy.public_reply_problem(text) if visibility == "public" else None
+
+    def approval_reason(self, *, agent: str, text: str, tags: Sequence[str]) -> str | None:
+        return needs_approval(agent=agent, text=text, tags=tags, policy=self.approvals)

@@ -1,0 +1,121 @@
+"""The one normalisation used for matching text (keywords, exclusions, duplicate detection).
+
+`fold(text)` returns a string of *words* separated by single spaces, with no leading or trailing
+space:
+
+1. Unicode NFKC over the whole text (full-width forms → ASCII, ligatures split, half-width kana
+   and their voicing marks composed, …);
+2. per character: casefold ("ß" → "ss", "Σ"/"ς" → "σ"), strip accents (NFKD, drop the generic
+   combining diacritics U+0300–036F, U+1AB0–1AFF, U+1DC0–1DFF, U+20D0–20FF, U+FE20–FE2F and the
+   variation selectors, then NFC again), and a few Latin letters that have no decomposition
+   (ø æ œ ł đ ð þ ı) spelled in ASCII;
+3. word characters are kept: letters, digits (any script's numbers), the script-specific marks
+   that survive step 2 (Devanagari vowel signs, kana voicing marks, …) and the three characters
+   `#`, `@` and `_` (hashtags and handles stay one token: "#refund", "@acme_help");
+4. invisible format characters (zero-width space/joiner, soft hyphen, bidi controls, …) are
+   removed, so "re\u200bfund" is "refund";
+5. everything else (punctuation, symbols, emoji, spaces, controls) separates words: runs of it
+   become one space.
+
+Offsets: the folded text is its own coordinate system. Matches (`keywords.Hit.start/end`) index
+`fold(text)`, not the original text; there is deliberately no mapping back. For ASCII text each
+character folds to at most one character, so a match's folded words can always be found again
+in the original by the caller if it needs to highlight them. The privacy guard, which must
+point at the original characters, scans the original text instead.
+
+Never raises on any `str` (lone surrogates, zalgo, 100 KB posts): every step is total.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+__all__ = ["fold", "fold_char", "is_word_char"]
+
+# Generic combining diacritics (accents, zalgo stacks) and variation selectors: dropped.
+_DROPPED_MARKS = (
+    (0x0300, 0x036F), (0x1AB0, 0x1AFF), (0x1DC0, 0x1DFF), (0x20D0, 0x20FF), (0xFE20, 0xFE2F),
+    (0xFE00, 0xFE0F), (0xE0100, 0xE01EF),
+)
+# Latin letters without a canonical decomposition, spelled as their base letters.
+_LATIN_EXTRA = {"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
+                "ħ": "h", "ŧ": "t", "ĸ": "k", "ŋ": "n"}
+_KEPT_PUNCT = frozenset("#@_")
+
+
+def _dropped_mark(cp: int) -> bool:
+    return any(lo <= cp <= hi for lo, hi in _DROPPED_MARKS)
+
+
+def is_word_char(ch: str) -> bool:
+    """A character that belongs to a word after folding (letters, numbers, surviving marks, _)."""
+    if ch in _KEPT_PUNCT:
+        return ch == "_"
+    return unicodedata.category(ch)[0] in "LNM"
+
+
+def fold_char(ch: str) -> str:
+    """The folded form of one (NFKC-normalised) character: a word fragment, "" (removed) or " "
+    (a separator). The building block of `fold`; cached in a translation table."""
+    if ch in _KEPT_PUNCT:
+        return ch
+    cat = unicodedata.category(ch)
+    if cat == "Cf":
+        return ""
+    if cat[0] not in "LNM":
+        return " "
+    if cat[0] == "M" and _dropped_mark(ord(ch)):
+        return ""
+    out = []
+    for c in unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", ch).casefold()):
+        if unicodedata.category(c)[0] == "M" and _dropped_mark(ord(c)):
+            continue
+        out.append(_LATIN_EXTRA.get(c, c))
+    folded = unicodedata.normalize("NFC", "".join(out))
+    # A compatibility character may expand to several (e.g. "¼" → "1⁄4"): fold those as well.
+    if any(not (c in _KEPT_PUNCT or unicodedata.category(c)[0] in "LNM") or _dropped_mark(ord(c))
+           for c in folded):
+        folded = "".join(fold_char(c) if c != ch else " " for c in folded)
+    return folded
+
+
+class _Table(dict):
+    """str.translate table: computed per code point on first sight, then cached (bounded by the
+    number of distinct code points ever seen, at most ~1.1 M small entries)."""
+
+    __slots__ = ()
+
+    def __missing__(self, cp: int) -> str:
+        try:
+            value = fold_char(chr(cp))
+        except Exception:  # noqa: BLE001 - e.g. a lone surrogate on an odd build: a separator
+            value = " "
+        self[cp] = value
+        return value
+
+
+_TABLE = _Table()
+for _cp in range(128):
+    _TABLE[_cp]  # noqa: B018 - warm the ASCII range
+# ASCII fast path: one byte table (lower-case letters, keep digits and # @ _, the rest → space).
+_ASCII = bytes(
+    (c + 32 if 65 <= c <= 90 else c) if (chr(c).isalnum() or chr(c) in _KEPT_PUNCT) else 32 for c in range(256)
+)
+_normalize = unicodedata.normalize
+
+
+def fold(text: str) -> str:
+    """`text` normalised for matching: lower-case ASCII-ish words separated by single spaces."""
+    if text.isascii():
+        text = text.encode("ascii").translate(_ASCII).decode("ascii")
+    else:
+        try:
+            text = _normalize("NFKC", text)
+        except Exception:  # noqa: BLE001 - never fail on odd input; per-character folding still applies
+            pass
+        text = text.translate(_TABLE)
+    # Every separator is a space by now; squeeze runs (faster than " ".join(text.split()) for
+    # the short texts this is built for, and the same result).
+    while "  " in text:
+        text = text.replace("  ", " ")
+    return text.strip(" ")

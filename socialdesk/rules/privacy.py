@@ -1,0 +1,362 @@
+"""The privacy guard: private data that must not go out in a public reply (and that an inbound
+public post should be flagged for).
+
+Kinds of finding, each conservative (a false alarm blocks an agent's reply, so every detector
+validates what it found):
+
+* "card": 13–19 digits, optionally grouped by single spaces or dashes (groups of 3+ digits),
+  starting with 2–6 (the card networks' major industry identifiers), Luhn-valid. Order, ticket
+  and tracking numbers fail one of these; numbers glued to letters or a "#" ("#A12345678",
+  "#4242…") are never cards.
+* "iban": a known country code, two check digits and exactly that country's BBAN length of
+  letters/digits (single spaces allowed), mod-97 valid. Upper or lower case.
+* "uk_account": a sort code (12-34-56, 12 34 56 or 123456) and an 8-digit account number within
+  40 characters of each other, either directly next to each other with a dashed sort code, or with
+  a word like "sort code", "account", "a/c" or "bank" just before.
+* "email": local@domain.tld (Mastodon handles "@user@instance.social" are not e-mail addresses).
+* "phone": international numbers (+44 20 7946 0958, 0044 …, +1 (415) 555-2671; 9–15 digits
+  after the prefix), North American numbers written with separators ((415) 555-2671,
+  415-555-2671), and national numbers with a trunk 0 (020 7946 0958, 07700 900123,
+  06 12 34 56 78, 030 1234567). Not: bare digit runs without a 0 or +, numbers glued to letters
+  or after "#", "$", "€", "£", dates (15.03.2024, 2024-03-15 14:30), times, prices, and a bare
+  0-number right after "order", "ref", "invoice", "ticket", "tracking", "case" or "id".
+* "custom:<name>": a configured regular expression (searched as written; add `(?i)` for
+  case-insensitive).
+
+Offsets are into the original text (the scan only maps characters one to one: any script's
+digits and full-width forms are read as ASCII, so "４２４２ …" is still a card). Labels never
+contain the whole value: "card ending 4242", "IBAN GB… ending 5432", "email j…@example.com".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+__all__ = ["Finding", "PrivacyGuard", "iban_valid", "luhn_valid"]
+
+PRIVATE_CHANNEL_HINT = "move the conversation to a private channel: press p"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: str  # card | iban | uk_account | email | phone | custom:<name>
+    start: int  # offsets in the scanned text
+    end: int
+    label: str  # masked, safe to show: "card ending 4242"
+
+
+# --- validators ----------------------------------------------------------------------------------
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i & 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+# Country → IBAN length (SWIFT IBAN registry).
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27,
+    "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28,
+    "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
+    "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27,
+    "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25,
+    "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18,
+    "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33,
+    "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}
+
+
+def iban_valid(iban: str) -> bool:
+    """`iban` without spaces, any case: known country, right length, mod-97 == 1."""
+    iban = iban.upper()
+    if len(iban) != IBAN_LENGTHS.get(iban[:2], -1) or not iban.isascii() or not iban.isalnum():
+        return False
+    if not iban[2:4].isdigit():
+        return False
+    rearranged = iban[4:] + iban[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+# --- the scan view: one character for one character ------------------------------------------------
+
+_SPACES = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63"
+
+
+class _ScanTable(dict):
+    """Any script's decimal digits → ASCII digits, full-width ASCII → ASCII, exotic spaces → " ",
+    dashes → "-"; everything else unchanged. One character for one, so offsets are preserved."""
+
+    __slots__ = ()
+
+    def __missing__(self, cp: int) -> int:
+        ch = chr(cp)
+        value = cp
+        if ch in _SPACES:
+            value = 32
+        elif ch in _DASHES:
+            value = 45
+        elif 0xFF01 <= cp <= 0xFF5E:
+            value = cp - 0xFEE0
+        else:
+            try:
+                value = 48 + unicodedata.decimal(ch)
+            except (ValueError, TypeError):
+                pass
+        self[cp] = value
+        return value
+
+
+_SCAN = _ScanTable()
+
+
+# --- detectors -----------------------------------------------------------------------------------
+
+# Every numeric kind has at least 8 digits close together (card 13+, phone 9+, UK account 8, an
+# IBAN's BBAN is mostly digits): texts without such a run (most of them) skip those detectors.
+# Checked on the original text (before building the scan view): ASCII digits in ASCII text, any
+# script's digits and separators otherwise.
+_LONG_NUMBER = re.compile(r"[0-9](?:[ ().\-/]{0,2}[0-9]){7}")
+_LONG_NUMBER_ANY = re.compile(r"\d(?:\W{0,2}\d){7}")
+# An e-mail address has a dotted domain after the "@" (a bare "@brand" mention has not); a
+# literal first character keeps this search fast.
+_EMAIL_HINT = re.compile(r"@[A-Za-z0-9-]+\.[A-Za-z]")
+_EMAIL_HINT_ANY = re.compile(r"[@\uff20][\w\-\uff0d]+[.\uff0e]\w")
+# Digits with single spaces or dashes between them (no backtracking: every step consumes a digit).
+_DIGIT_SEQ = re.compile(r"[0-9](?:[0-9]|[ -](?=[0-9]))*")
+_GROUP = re.compile(r"[0-9]+")
+_IBAN_START = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})([0-9]{2})")
+_SORT_CODE = re.compile(r"(?<![\w-])([0-9]{2})([ -]?)([0-9]{2})\2([0-9]{2})(?![\w-])")
+_ACCOUNT = re.compile(r"(?<![\w-])[0-9]{8}(?![\w-])")
+_BANK_WORDS = re.compile(r"(?i)\b(?:sort ?code|s/c|account|acct|acc(?:ount)? no|a/c|bank)\b")
+_EMAIL = re.compile(r"(?<![\w.+@-])[\w.+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w@-])")
+# A phone-shaped run: optional "+", digit groups joined by one separator (" ", ".", "-", "(", ")").
+_PHONE = re.compile(r"(?<![\w+#@$€£¥.,:/-])(?:\+ ?)?\(?[0-9]+(?:(?:[ .\-]\(?|\) ?|\()[0-9]+)*\)?")
+_NANP = re.compile(r"(?:\+?1[ .\-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .\-])[2-9][0-9]{2}[ .\-][0-9]{4}")
+_DATE_START = re.compile(r"\(?(?:[0-9]{1,2}([./-])[0-9]{1,2}\1[0-9]{2,4}|[0-9]{4}([./-])[0-9]{1,2}\2[0-9]{1,2})(?=$| )")
+_REFERENCE_BEFORE = re.compile(r"(?i)\b(?:order|ref|reference|invoice|ticket|tracking|case|id|no|nr)\b\W{0,3}$")
+
+
+def _cards(view: str) -> list[Finding]:
+    found = []
+    for seq in _DIGIT_SEQ.finditer(view):
+        s, e = seq.span()
+        if s and (view[s - 1].isalnum() or view[s - 1] in "#_") or e < len(view) and (view[e].isalnum() or view[e] == "_"):
+            continue
+        groups = [(g.start() + s, g.end() + s) for g in _GROUP.finditer(seq.group())]
+        i = 0
+        while i < len(groups):
+            best = None
+            total = 0
+            for j in range(i, len(groups)):
+                gs, ge = groups[j]
+                if j > i and (ge - gs < 3 or groups[i][1] - groups[i][0] < 3):
+                    break
+                total += ge - gs
+                if total > 19:
+                    break
+                if total >= 13:
+                    digits = "".join(view[a:b] for a, b in groups[i:j + 1])
+                    if digits[0] in "23456" and luhn_valid(digits):
+                        best = (j, digits)
+            if best is None:
+                i += 1
+                continue
+            j, digits = best
+            found.append(Finding("card", groups[i][0], groups[j][1], f"card ending {digits[-4:]}"))
+            i = j + 1
+    return found
+
+
+def _ibans(view: str) -> list[Finding]:
+    found = []
+    for m in _IBAN_START.finditer(view):
+        country = m.group(1).upper()
+        length = IBAN_LENGTHS.get(country)
+        if length is None:
+            continue
+        chars = [country, m.group(2)]
+        need = length - 4
+        pos = m.end()
+        n = len(view)
+        while need and pos < n:
+            ch = view[pos]
+            if ch == " " and pos + 1 < n and view[pos + 1].isascii() and view[pos + 1].isalnum():
+                pos += 1
+                continue
+            if not (ch.isascii() and ch.isalnum()):
+                break
+            chars.append(ch)
+            need -= 1
+            pos += 1
+        if need or (pos < n and view[pos].isalnum()):
+            continue
+        iban = "".join(chars).upper()
+        bban = iban[4:]
+        # Real BBANs are mostly digits (bank codes of letters at most); words are not.
+        if sum(c.isdigit() for c in bban) * 2 >= len(bban) and iban_valid(iban):
+            found.append(Finding("iban", m.start(), pos, f"IBAN {country}… ending {iban[-4:]}"))
+    return found
+
+
+def _uk_accounts(view: str) -> list[Finding]:
+    codes = list(_SORT_CODE.finditer(view))
+    if not codes:
+        return []
+    accounts = list(_ACCOUNT.finditer(view))
+    found = []
+    for code in codes:
+        for account in accounts:
+            if account.start() < code.end() and code.start() < account.end():
+                continue  # the same digits
+            first, last = (code, account) if code.start() < account.start() else (account, code)
+            gap = view[first.end():last.start()]
+            if len(gap) > 40:
+                continue
+            adjacent = code is first and code.group(2) == "-" and len(gap) <= 3 and not gap.strip(" ,/;:")
+            if not adjacent and _BANK_WORDS.search(view, max(0, first.start() - 40), last.start()) is None:
+                continue
+            found.append(Finding("uk_account", first.start(), last.end(),
+                                 f"UK bank account ending {account.group()[-4:]}"))
+            break
+    return found
+
+
+def _emails(view: str) -> list[Finding]:
+    found = []
+    for m in _EMAIL.finditer(view):
+        local, _, domain = m.group().rpartition("@")
+        found.append(Finding("email", m.start(), m.end(), f"email {local[:1]}…@{domain}"))
+    return found
+
+
+def _phones(view: str) -> list[Finding]:
+    found = []
+    n = len(view)
+    for m in _PHONE.finditer(view):
+        span = m.group().rstrip(" ")
+        s, e = m.start(), m.start() + len(span)
+        if e < n:
+            after = view[e]
+            if after.isalnum() or after in "_%€$£¥" or (after in ":/.," and e + 1 < n and view[e + 1].isdigit()):
+                continue
+        digits = "".join(ch for ch in span if ch.isdigit())
+        separated = len(digits) != len(span.lstrip("+ "))
+        if span.startswith("+") or (span.startswith("00") and separated):
+            national = digits[2:] if span.startswith("00") else digits
+            ok = 9 <= len(national) <= 15 and national[0] != "0"
+        elif _NANP.fullmatch(span):
+            ok = True
+        elif span.lstrip("(").startswith("0") and len(span.lstrip("(")) > 1 and span.lstrip("(")[1] in "123456789":
+            if _DATE_START.match(span):
+                ok = False
+            elif separated:
+                ok = 9 <= len(digits) <= 12
+            else:
+                ok = 10 <= len(digits) <= 11 and _REFERENCE_BEFORE.search(view, max(0, s - 24), s) is None
+        else:
+            ok = False
+        if ok:
+            found.append(Finding("phone", s, e, f"phone number ending {digits[-3:]}"))
+    return found
+
+
+_PRIORITY = {"card": 0, "iban": 1, "uk_account": 2, "email": 3, "phone": 4}
+_NOUNS = {"card": "a payment card number", "iban": "an IBAN", "uk_account": "a UK sort code and account number",
+          "email": "an email address", "phone": "a phone number"}
+
+_LABEL_PREFIX = {"card": "card ", "iban": "IBAN ", "uk_account": "UK bank account ", "email": "email ",
+                 "phone": "phone number "}
+
+
+def _norm_allowed(value: str) -> str:
+    value = value.strip().lower()
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if "@" not in value and len(digits) >= 6:
+        return "#" + digits[-9:]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacyGuard:
+    custom: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    allowed: frozenset[str] = frozenset()  # normalised values that are fine to publish
+
+    @classmethod
+    def compile(cls, custom: Mapping[str, str] = {}, *, allow: Iterable[str] = ()) -> PrivacyGuard:  # noqa: B006
+        """`custom`: name -> regular expression; a bad one raises ValueError naming it. `allow`:
+        values that are fine in public (the brand's own support address or phone number)."""
+        compiled = []
+        for name, pattern in custom.items():
+            try:
+                regex = re.compile(pattern)
+            except (re.error, TypeError, OverflowError) as exc:
+                raise ValueError(f"private pattern {name!r}: regular expression does not compile: {exc}") from None
+            if regex.search("") is not None:
+                raise ValueError(f"private pattern {name!r}: matches the empty text, so it would match every reply")
+            compiled.append((str(name), regex))
+        return cls(tuple(compiled), frozenset(_norm_allowed(v) for v in allow if v and v.strip()))
+
+    def scan(self, text: str) -> list[Finding]:
+        """Every piece of private data in `text`, in order; built-in kinds never overlap (the
+        stronger one wins: card, IBAN, UK account, email, phone)."""
+        ascii_text = text.isascii()
+        numbers = (_LONG_NUMBER if ascii_text else _LONG_NUMBER_ANY).search(text) is not None
+        if ascii_text:
+            emails = "@" in text and _EMAIL_HINT.search(text) is not None
+        else:
+            emails = ("@" in text or "\uff20" in text) and _EMAIL_HINT_ANY.search(text) is not None
+        candidates: list[Finding] = []
+        view = text
+        if numbers or emails:
+            view = text if ascii_text else text.translate(_SCAN)
+            if numbers:
+                candidates += _cards(view)
+                candidates += _ibans(view)
+                candidates += _uk_accounts(view)
+                candidates += _phones(view)
+            if emails:
+                candidates += _emails(view)
+        found: list[Finding] = []
+        if candidates:
+            taken: list[tuple[int, int]] = []
+            for f in sorted(candidates, key=lambda f: (_PRIORITY[f.kind], f.start)):
+                if any(f.start < e and s < f.end for s, e in taken):
+                    continue
+                if self.allowed and _norm_allowed(view[f.start:f.end]) in self.allowed:
+                    continue
+                taken.append((f.start, f.end))
+                found.append(f)
+        for name, regex in self.custom:
+            for m in regex.finditer(text):
+                if m.end() > m.start():
+                    value = m.group()
+                    label = f"{name} ending {value[-4:]}" if len(value) >= 8 else name
+                    found.append(Finding(f"custom:{name}", m.start(), m.end(), label))
+        found.sort(key=lambda f: (f.start, f.end))
+        return found
+
+    def public_reply_problem(self, text: str) -> str | None:
+        """None if `text` may go out publicly, else one sentence: what was found and what to do."""
+        findings = self.scan(text)
+        if not findings:
+            return None
+        parts = []
+        for kind in dict.fromkeys(f.kind for f in findings):
+            prefix = _LABEL_PREFIX.get(kind, "")
+            labels = ", ".join(dict.fromkeys(f.label.removeprefix(prefix) for f in findings if f.kind == kind))
+            noun = _NOUNS.get(kind) or f"a private {kind.removeprefix('custom:')}"
+            parts.append(f"{noun} ({labels})")
+        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        return f"This public reply contains {listed}: remove it or {PRIVATE_CHANNEL_HINT}."
