@@ -29,6 +29,8 @@ class ConversationScreen(DeskScreen):
         Binding("a", "assign", "Assign", id="conversation.assign", tooltip="Assign this conversation to me"),
         Binding("ctrl+r", "resolve", "Resolve", id="conversation.resolve", tooltip="Mark the conversation resolved"),
         Binding("ctrl+k", "canned", "Canned", id="conversation.canned", tooltip="Insert a canned response"),
+        Binding("K", "key_customer", "Key cust.", id="conversation.key_customer", show=False,
+                tooltip="Flag or unflag the customer as a key customer"),
         Binding("ctrl+o", "approve", "Approve", id="conversation.approve", show=False,
                 tooltip="Approve the replies waiting for a supervisor (supervisors only)"),
     ]
@@ -207,6 +209,16 @@ class ConversationScreen(DeskScreen):
         else:
             self._approve(waiting)
 
+    def action_key_customer(self) -> None:
+        if self.detail is not None:
+            self._flag_key_customer(not self.detail.key_customer)
+
+    @work(thread=True, group="conversation-change", exit_on_error=False)
+    def _flag_key_customer(self, flag: bool) -> None:
+        self.desk.flag_key_customer(self.conversation_id, flag)
+        self.post_message(ActionDone("flagged as a key customer" if flag else "no longer a key customer",
+                                     self.conversation_id, True))
+
     @work(thread=True, group="conversation-change", exit_on_error=False)
     def _approve(self, outbox_ids: list[int]) -> None:
         ok = all(self.desk.approve(outbox_id) for outbox_id in outbox_ids)
@@ -243,5 +255,6 @@ class ConversationScreen(DeskScreen):
             ("Switch public/private", "Change the reply's visibility", self.action_toggle_visibility),
             ("Canned response", "Insert a canned response into the composer", self.action_canned),
             ("Approve waiting replies", "Let this conversation's held replies go (supervisors)", self.action_approve),
+            ("Key customer", "Flag or unflag this customer as a key customer", self.action_key_customer),
             ("Back to the queue", "Close this conversation", self.dismiss),
         ]

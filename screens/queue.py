@@ -253,4 +253,14 @@ class QueueScreen(DeskScreen):
             ("Assign to me", "Take the highlighted conversation", self.action_assign),
             ("Resolve", "Resolve the highlighted conversation", self.action_resolve),
             ("Refresh", "Reload the queue now", self.action_refresh),
+            ("Set me away" if self.desk.availability == "available" else "Set me available",
+             "Routing gives new conversations only to available agents", self.action_toggle_away),
         ]
+
+    def action_toggle_away(self) -> None:
+        self._availability("away" if self.desk.availability == "available" else "available")
+
+    @work(thread=True, group="queue-change", exit_on_error=False)
+    def _availability(self, status: str) -> None:
+        self.desk.set_availability(status)
+        self.app.call_from_thread(self.notify, f"You are {status}.", markup=False)

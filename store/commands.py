@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from . import audit
 from .ingest import _upsert
-from .models import Agent, Channel, Contact, Conversation, Message, Outbox, Team, UTCDateTime, utcnow
+from .models import Agent, Alert, Channel, Contact, Conversation, Customer, Message, Outbox, Team, UTCDateTime, utcnow
 from .views import STATUSES, OutboxView
 
 IN_DOUBT_AFTER = timedelta(seconds=60)
@@ -261,3 +261,50 @@ def set_agent_status(session: Session, name: str, status: str) -> None:
     aid = agent_id(session, name)
     session.execute(update(Agent).where(Agent.id == aid).values(status=status))
     audit.record(session, name, [audit.Event("agent.status", "agent", aid, {"status": status})])
+
+
+def reprioritise(session: Session, changes: list[tuple[int, int, str]], *, actor: str = "rules") -> None:
+    """(conversation id, new priority, reasons JSON) for each; one audit event each."""
+    if not changes:
+        return
+    audit.begin_write(session)
+    for cid, priority, reasons in changes:
+        session.execute(update(Conversation).where(Conversation.id == cid).values(
+            priority=priority, reasons=reasons, version=Conversation.version + 1, updated_at=utcnow()))
+    audit.record(session, actor, [audit.Event("priority", "conversation", cid, {"priority": p})
+                                  for cid, p, _ in changes])
+
+
+def reroute(session: Session, changes: list[tuple[int, str | None, str | None, str]], *, actor: str = "rules") -> None:
+    """(conversation id, team, agent, why) for each: overflow after a wait."""
+    if not changes:
+        return
+    audit.begin_write(session)
+    teams = dict(session.execute(select(Team.name, Team.id)).all())
+    agents = dict(session.execute(select(Agent.name, Agent.id)).all())
+    now = utcnow()
+    for cid, team, agent, _ in changes:
+        session.execute(update(Conversation).where(Conversation.id == cid).values(
+            team_id=teams.get(team), assignee_id=agents.get(agent), assigned_at=now if agent else None,
+            version=Conversation.version + 1, updated_at=now))
+    audit.record(session, actor, [audit.Event("route", "conversation", cid, {"team": team, "agent": agent,
+                                                                             "why": why})
+                                  for cid, team, agent, why in changes])
+
+
+def raise_alert(session: Session, kind: str, message: str, conversation_id: int | None = None) -> None:
+    audit.begin_write(session)
+    session.add(Alert(kind=kind, message=message, conversation_id=conversation_id, at=utcnow()))
+
+
+def set_key_customer(session: Session, conversation_id: int, flag: bool, *, actor: str) -> None:
+    """Flag (or unflag) the conversation's customer as a key customer, across their channels."""
+    audit.begin_write(session)
+    contact = session.get(Contact, session.get(Conversation, conversation_id).contact_id)
+    if contact.customer_id is None:
+        customer = Customer(display_name=contact.display_name or contact.handle)
+        session.add(customer)
+        session.flush()
+        contact.customer_id = customer.id
+    session.get(Customer, contact.customer_id).key_customer = flag
+    audit.record(session, actor, [audit.Event("key_customer", "conversation", conversation_id, {"flag": flag})])

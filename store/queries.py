@@ -266,3 +266,39 @@ def agent_loads(session: Session) -> list[AgentLoad]:
         teams[agent_id].append(team)
     return [AgentLoad(a.name, tuple(teams.get(a.id, ())), tuple(a.skills or ()), a.status, load.get(a.id, 0), a.cap)
             for a in session.execute(select(Agent).order_by(Agent.name)).scalars()]
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """An open conversation nobody has answered yet, for the overflow and overdue checks."""
+
+    id: int
+    team: str | None
+    assignee: str | None
+    tags: tuple[str, ...]
+    published_at: datetime
+    sla_due_at: datetime | None
+    priority: int
+    reasons: str | None
+
+
+def unanswered(session: Session, *, published_before: datetime, limit: int = 5000) -> list[Waiting]:
+    team = aliased(Team)
+    rows = session.execute(
+        select(Conversation.id, team.name, Agent.name, Conversation.published_at, Conversation.sla_due_at,
+               Conversation.priority, Conversation.reasons)
+        .outerjoin(team, team.id == Conversation.team_id).outerjoin(Agent, Agent.id == Conversation.assignee_id)
+        .where(_OPEN, Conversation.first_response_at.is_(None), Conversation.published_at < published_before)
+        .order_by(Conversation.published_at).limit(limit)).all()
+    tags = _tags_for(session, [r[0] for r in rows])
+    return [Waiting(r[0], r[1], r[2], tags.get(r[0], ()), r[3], r[4], r[5], r[6]) for r in rows]
+
+
+def inbound_per_minute(session: Session, since: datetime) -> list[tuple[datetime, int]]:
+    """Inbound messages stored since `since`, counted by their arrival minute (spike baseline)."""
+    times = session.execute(select(Message.created_at).where(
+        Message.direction == "in", Message.created_at >= since)).scalars()
+    counts: dict[datetime, int] = defaultdict(int)
+    for at in times:
+        counts[at.replace(second=0, microsecond=0)] += 1
+    return sorted(counts.items())

@@ -30,7 +30,7 @@ def kinds(text: str) -> list[str]:
 @pytest.mark.parametrize("number", [
     "4242424242424242", "4242 4242 4242 4242", "4242-4242-4242-4242", "5555 5555 5555 4444",
     "3782 822463 10005", "378282246310005", "6011 1111 1111 1117", "4000 0566 5566 5556",
-    "2223 0031 2200 3222", "4111111111111", "6250 9410 0652 8599",
+    "2223 0031 2200 3222", "4222222222222", "6250 9410 0652 8599",
 ])
 def test_valid_cards_are_found(number):
     text = f"my card is {number}, thanks"
@@ -72,6 +72,12 @@ def test_full_width_and_other_script_digits():
     assert found(text) == [("card", "４２４２ ４２４２ ４２４２ ４２４２")]
     arabic = "٤٢٤٢٤٢٤٢٤٢٤٢٤٢٤٢"
     assert kinds(f"card {arabic}") == ["card"]
+
+
+def test_numbers_and_addresses_glued_to_cjk_text():
+    assert found("カード番号は4242424242424242です") == [("card", "4242424242424242")]
+    assert found("電話は090-1234-5678です") == [("phone", "090-1234-5678")]
+    assert found("メールはjo@example.comです") == [("email", "jo@example.com")]
 
 
 def test_luhn():
@@ -247,19 +253,22 @@ def test_naughty_strings_never_raise():
         guard.public_reply_problem(s)
 
 
-@pytest.mark.parametrize("post", [
-    "1 " * 50_000,
-    "4242-" * 20_000,
-    "a@" * 50_000,
-    "a." * 50_000 + "@",
-    "jo@" + "a." * 50_000,
-    "+" + "1 (2) " * 16_000,
-    "GB82 " * 20_000,
-    "12-34-56 12345678 " * 5_000,
-    "４" * 100_000,
-    "̸" * 100_000,
-])
-def test_100_kb_posts_are_scanned_quickly(post):
+HUGE = {
+    "digits": "1 " * 50_000,
+    "dashed": "4242-" * 20_000,
+    "ats": "a@" * 50_000,
+    "dots": "a." * 50_000 + "@",
+    "domain": "jo@" + "a." * 50_000,
+    "parens": "+" + "1 (2) " * 16_000,
+    "ibans": "GB82 " * 20_000,
+    "sort codes": "12-34-56 12345678 " * 5_000,
+    "full width": "４" * 100_000,
+    "marks": "̸" * 100_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HUGE))
+def test_100_kb_posts_are_scanned_quickly(name):
     started = time.perf_counter()
-    GUARD.scan(post)
+    GUARD.scan(HUGE[name])
     assert time.perf_counter() - started < 1.5

@@ -126,6 +126,7 @@ class AlertsConfig(Model):
     baseline_minutes: int = Field(default=60, ge=1)
     bell: bool = True
     email: str | None = None  # an address to mail alerts to
+    smtp: str = "localhost:25"  # host:port of the mail server that sends them
     webhook: str | None = None  # a URL to POST alerts to
 
 

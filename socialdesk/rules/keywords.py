@@ -197,7 +197,10 @@ class KeywordMatcher:
         if not found:
             return ()
         tags = self._tags
-        return tuple(dict.fromkeys(tags[i] for i in sorted({item[2] for item in found})))
+        indexes = {item[2] for item in found}
+        if len(indexes) == 1:
+            return (tags[indexes.pop()],)
+        return tuple(dict.fromkeys(tags[i] for i in sorted(indexes)))
 
     def tags(self, text: str) -> tuple[str, ...]:
         """The distinct tags hit in `text`, in table order."""
@@ -227,13 +230,17 @@ _CUSTOMER_SERVICE = (
     "billing", "invoice", "payment", "declined", "overcharged",
     # asking for help
     "help", "support", "customer service", "complaint", "no response", "ticket", "urgent",
+    "do you ship", "ship to",
     # de / fr / es / pt / ja
-    "bestellung", "lieferung", "rückerstattung", "erstattung", "kaputt", "defekt", "hilfe", "passwort",
-    "konto", "kündigen", "abgebucht", "nicht angekommen",
-    "commande", "remboursement", "livraison", "colis", "cassé", "aide", "mot de passe", "résilier",
-    "annuler", "débité",
-    "pedido", "reembolso", "entrega", "roto", "ayuda", "contraseña", "cancelar", "cobrado", "devolución",
-    "senha", "ajuda", "quebrado", "assinatura",
+    "bestellung", "lieferung", "paket", "rückerstattung", "erstattung", "kaputt", "defekt", "hilfe",
+    "passwort", "konto", "anmelden", "abo", "kündigen", "kündige", "kündigung", "abgebucht", "stürzt",
+    "abgestürzt", "nicht angekommen",
+    "commande", "commandes", "remboursement", "livraison", "colis", "cassé", "aide", "mot de passe",
+    "connecter", "plante", "abonnement", "résilier", "annuler", "débité",
+    "pedido", "paquete", "reembolso", "entrega", "entregado", "no ha llegado", "roto", "ayuda",
+    "contraseña", "iniciar sesión", "se cierra", "suscripción", "cancelar", "cancelo", "cobrado",
+    "devolución",
+    "senha", "ajuda", "quebrado", "não consigo", "assinatura", "reembolsar",
     "返金", "注文", "配達", "壊れ", "ログイン", "解約",
 )
 _MARKETING = (

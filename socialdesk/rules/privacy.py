@@ -30,6 +30,7 @@ contain the whole value: "card ending 4242", "IBAN GB… ending 5432", "email j�
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -137,22 +138,30 @@ _EMAIL_HINT_ANY = re.compile(r"[@\uff20][\w\-\uff0d]+[.\uff0e]\w")
 _DIGIT_SEQ = re.compile(r"[0-9](?:[0-9]|[ -](?=[0-9]))*")
 _GROUP = re.compile(r"[0-9]+")
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})([0-9]{2})")
-_SORT_CODE = re.compile(r"(?<![\w-])([0-9]{2})([ -]?)([0-9]{2})\2([0-9]{2})(?![\w-])")
-_ACCOUNT = re.compile(r"(?<![\w-])[0-9]{8}(?![\w-])")
+_SORT_CODE = re.compile(r"(?<![\w-])([0-9]{2})([ -]?)([0-9]{2})\2([0-9]{2})(?![\w-])", re.ASCII)
+_ACCOUNT = re.compile(r"(?<![\w-])[0-9]{8}(?![\w-])", re.ASCII)
 _BANK_WORDS = re.compile(r"(?i)\b(?:sort ?code|s/c|account|acct|acc(?:ount)? no|a/c|bank)\b")
-_EMAIL = re.compile(r"(?<![\w.+@-])[\w.+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w@-])")
+# Local part: ASCII and accented Latin letters (so an address glued to CJK text starts where the
+# Latin letters do).
+_EMAIL = re.compile(r"(?<![A-Za-z0-9\u00c0-\u024f.+@_-])[A-Za-z0-9\u00c0-\u024f._+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9_@-])")
 # A phone-shaped run: optional "+", digit groups joined by one separator (" ", ".", "-", "(", ")").
-_PHONE = re.compile(r"(?<![\w+#@$€£¥.,:/-])(?:\+ ?)?\(?[0-9]+(?:(?:[ .\-]\(?|\) ?|\()[0-9]+)*\)?")
+_PHONE = re.compile(r"(?<![\w+#@$€£¥.,:/-])(?:\+ ?)?\(?[0-9]+(?:(?:[ .\-]\(?|\) ?|\()[0-9]+)*\)?", re.ASCII)
 _NANP = re.compile(r"(?:\+?1[ .\-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .\-])[2-9][0-9]{2}[ .\-][0-9]{4}")
 _DATE_START = re.compile(r"\(?(?:[0-9]{1,2}([./-])[0-9]{1,2}\1[0-9]{2,4}|[0-9]{4}([./-])[0-9]{1,2}\2[0-9]{1,2})(?=$| )")
 _REFERENCE_BEFORE = re.compile(r"(?i)\b(?:order|ref|reference|invoice|ticket|tracking|case|id|no|nr)\b\W{0,3}$")
+
+
+def _ascii_word(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch == "_")
 
 
 def _cards(view: str) -> list[Finding]:
     found = []
     for seq in _DIGIT_SEQ.finditer(view):
         s, e = seq.span()
-        if s and (view[s - 1].isalnum() or view[s - 1] in "#_") or e < len(view) and (view[e].isalnum() or view[e] == "_"):
+        # Glued to Latin letters or digits, after "#" (a reference) or "+" (a phone number): not a
+        # card. Letters of scripts written without spaces (カード番号は4242…) are fine.
+        if s and (_ascii_word(view[s - 1]) or view[s - 1] in "#+") or e < len(view) and _ascii_word(view[e]):
             continue
         groups = [(g.start() + s, g.end() + s) for g in _GROUP.finditer(seq.group())]
         i = 0
@@ -215,9 +224,14 @@ def _uk_accounts(view: str) -> list[Finding]:
     if not codes:
         return []
     accounts = list(_ACCOUNT.finditer(view))
+    starts = [a.start() for a in accounts]
     found = []
     for code in codes:
-        for account in accounts:
+        # Accounts starting within 40 characters either side of the sort code (bisect: a 100 KB
+        # post of sort codes and accounts stays linear).
+        first_index = bisect.bisect_left(starts, code.start() - 48)
+        last_index = bisect.bisect_right(starts, code.end() + 40)
+        for account in accounts[first_index:last_index]:
             if account.start() < code.end() and code.start() < account.end():
                 continue  # the same digits
             first, last = (code, account) if code.start() < account.start() else (account, code)
@@ -249,7 +263,7 @@ def _phones(view: str) -> list[Finding]:
         s, e = m.start(), m.start() + len(span)
         if e < n:
             after = view[e]
-            if after.isalnum() or after in "_%€$£¥" or (after in ":/.," and e + 1 < n and view[e + 1].isdigit()):
+            if _ascii_word(after) or after in "%€$£¥" or (after in ":/.," and e + 1 < n and view[e + 1].isdigit()):
                 continue
         digits = "".join(ch for ch in span if ch.isdigit())
         separated = len(digits) != len(span.lstrip("+ "))
@@ -330,13 +344,18 @@ class PrivacyGuard:
                 candidates += _emails(view)
         found: list[Finding] = []
         if candidates:
-            taken: list[tuple[int, int]] = []
+            # Accepted spans never overlap, so sorted by start they are sorted by end too: a new
+            # span can only overlap the accepted one starting just before its end.
+            starts: list[int] = []
+            ends: list[int] = []
             for f in sorted(candidates, key=lambda f: (_PRIORITY[f.kind], f.start)):
-                if any(f.start < e and s < f.end for s, e in taken):
+                i = bisect.bisect_left(starts, f.end)
+                if i and ends[i - 1] > f.start:
                     continue
                 if self.allowed and _norm_allowed(view[f.start:f.end]) in self.allowed:
                     continue
-                taken.append((f.start, f.end))
+                starts.insert(i, f.start)
+                ends.insert(i, f.end)
                 found.append(f)
         for name, regex in self.custom:
             for m in regex.finditer(text):

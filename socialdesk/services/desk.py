@@ -47,6 +47,7 @@ class Desk:
         self.agent = agent
         self.role = role
         self.rules = rules
+        self.availability = "offline"
         self._limits = limits or {}
         self._variables = {"brand": brand, "opening_hours": opening_hours, "response_window": response_window}
 
@@ -154,3 +155,8 @@ class Desk:
         """available | away | offline: routing gives new conversations to available agents only."""
         with self.sessions.begin() as s:
             commands.set_agent_status(s, self.agent, status)
+        self.availability = status
+
+    def flag_key_customer(self, conversation_id: int, flag: bool) -> None:
+        with self.sessions.begin() as s:
+            commands.set_key_customer(s, conversation_id, flag, actor=self.agent)

@@ -19,6 +19,7 @@ from socialdesk.store import commands
 
 from .credentials import MissingCredentials, token_for
 from .ingest import ChannelRef, Ingestor
+from .maintenance import Maintenance
 from .outbox import Sender
 from .poller import ChannelPoller
 from .desk import ChannelLimits, Desk
@@ -26,6 +27,7 @@ from .rules import autoreply, build_ruleset, opening_hours
 
 log = logging.getLogger(__name__)
 SIMULATOR_TOKEN = "simulator"
+MAINTENANCE_SECONDS = 30
 
 
 class ChannelUnavailable(Exception):
@@ -120,9 +122,12 @@ class Runtime:
         for name, poller in self.pollers.items():
             self.scheduler.add_job(poller.run, "interval", seconds=intervals[name], id=f"poll:{name}",
                                    next_run_time=now)
-        assert self.sender is not None
+        assert self.sender is not None and self.rules is not None
         self.scheduler.add_job(self.sender.run_once, "interval", seconds=1, id="outbox",
                                next_run_time=now + timedelta(milliseconds=200))
+        maintenance = Maintenance(self.sessions, self.rules, self.config.rules.alerts)
+        self.scheduler.add_job(maintenance.run_once, "interval", seconds=MAINTENANCE_SECONDS, id="maintenance",
+                               next_run_time=now + timedelta(seconds=5))
         self.scheduler.start()
 
     def stop(self) -> None:

@@ -1,0 +1,102 @@
+"""The desk's clockwork, run every half minute by the scheduler: unanswered conversations rise
+when they pass their SLA and overflow when they wait too long, volume spikes raise an alert,
+and alerts go out by webhook or email when the team asked for that."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+import httpx
+import orjson
+from sqlalchemy.orm import Session, sessionmaker
+
+from socialdesk.config.rules import AlertsConfig
+from socialdesk.rules.alerts import SpikeDetector
+from socialdesk.rules.engine import RuleSet
+from socialdesk.rules.routing import AgentState, route
+from socialdesk.store import commands, queries
+from socialdesk.store.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Maintenance:
+    def __init__(self, sessions: sessionmaker[Session], rules: RuleSet, alerts: AlertsConfig, *,
+                 clock: Callable[[], datetime] = utcnow):
+        self.sessions, self.rules, self.alerts, self.clock = sessions, rules, alerts, clock
+        self.spikes = SpikeDetector(rules.alerts)
+        self._seen_until: datetime | None = None
+        self._delivered: int | None = None
+
+    def run_once(self) -> None:
+        now = self.clock()
+        for step in (self._overdue_and_overflow, self._spike, self._deliver):
+            try:
+                step(now)
+            except Exception:  # one failing step must not stop the others, or the next run
+                log.exception("maintenance: %s failed", step.__name__)
+
+    def _overdue_and_overflow(self, now: datetime) -> None:
+        with self.sessions() as s:
+            waiting = queries.unanswered(s, published_before=now)
+            agents = [AgentState(a.name, a.teams, a.skills, a.status, a.load, a.cap) for a in queries.agent_loads(s)]
+        points = self.rules.priority.overdue_points
+        rises, moves = [], []
+        for w in waiting:
+            reasons = orjson.loads(w.reasons) if w.reasons else []
+            if w.sla_due_at and w.sla_due_at < now and not any(label.startswith("overdue") for label, _ in reasons):
+                late = int((now - w.sla_due_at).total_seconds() // 60)
+                reasons.append([f"overdue: {late} min past SLA +{points}", points])
+                rises.append((w.id, min(100, w.priority + points), orjson.dumps(reasons).decode()))
+            waited = (now - w.published_at).total_seconds() / 60
+            target = route(w.tags, teams=self.rules.teams, agents=agents, default_team=self.rules.default_team,
+                           waiting_minutes=waited)
+            if w.team and target.team and target.team != w.team:
+                moves.append((w.id, target.team, target.agent, target.reason))
+        with self.sessions.begin() as s:
+            commands.reprioritise(s, rises)
+        with self.sessions.begin() as s:
+            commands.reroute(s, moves)
+
+    def _spike(self, now: datetime) -> None:
+        window = timedelta(minutes=self.rules.alerts.baseline_minutes + self.rules.alerts.window_minutes)
+        since = self._seen_until or now - window
+        with self.sessions() as s:
+            for minute, count in queries.inbound_per_minute(s, since):
+                self.spikes.add(minute, count)
+        self._seen_until = now.replace(second=0, microsecond=0)
+        alert = self.spikes.check(now)
+        if alert is not None:
+            with self.sessions.begin() as s:
+                commands.raise_alert(s, alert.kind, alert.message)
+
+    def _deliver(self, now: datetime) -> None:
+        if not (self.alerts.webhook or self.alerts.email):
+            return
+        with self.sessions() as s:
+            if self._delivered is None:  # from now on: a restart does not resend old alerts
+                self._delivered = queries.latest_alert_id(s)
+                return
+            fresh = queries.alerts_after(s, self._delivered, limit=100)
+        for alert in fresh:
+            payload = {"kind": alert.kind, "message": alert.message, "at": alert.at.isoformat(),
+                       "conversation_id": alert.conversation_id}
+            if self.alerts.webhook:
+                httpx.post(self.alerts.webhook, json=payload, timeout=10).raise_for_status()
+            if self.alerts.email:
+                send_email(self.alerts.smtp, self.alerts.email, f"socialdesk alert: {alert.kind}", alert.message)
+            self._delivered = alert.id
+
+
+def send_email(smtp: str, to: str, subject: str, body: str) -> None:
+    host, _, port = smtp.partition(":")
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "socialdesk <socialdesk@localhost>", to, subject
+    message["Auto-Submitted"] = "auto-generated"  # so no auto-responder answers it
+    message.set_content(body)
+    with smtplib.SMTP(host, int(port or 25), timeout=10) as client:
+        client.send_message(message)

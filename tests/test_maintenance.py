@@ -1,0 +1,136 @@
+"""The clockwork: overdue conversations rise, unanswered ones overflow, spikes alert, and alerts
+reach a webhook and a mailbox (real servers on loopback)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from socialdesk.adapters.base import Contact, Inbound, Page
+from socialdesk.config import AgentConfig, Config, RulesConfig, TeamConfig
+from socialdesk.config.rules import AlertsConfig
+from socialdesk.services.ingest import ChannelRef, Ingestor
+from socialdesk.services.maintenance import Maintenance
+from socialdesk.services.rules import build_ruleset
+from socialdesk.services.runtime import Runtime
+from socialdesk.store import commands
+from socialdesk.store.views import QueueFilter
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def make(store, alerts: AlertsConfig | None = None):
+    cfg = Config(teams=[TeamConfig(name="front", tags=["customer-service"], overflow="back", overflow_after_minutes=30),
+                        TeamConfig(name="back")],
+                 agents=[AgentConfig(name="fay", teams=["front"]), AgentConfig(name="bea", teams=["back"])],
+                 rules=RulesConfig(sla_minutes=60, alerts=alerts or AlertsConfig()))
+    Runtime(cfg, store).build()
+    with store.begin() as s:
+        channel_id = commands.ensure_channel(s, "demo", "simulator")
+        commands.set_agent_status(s, "bea", "available")
+        commands.set_agent_status(s, "fay", "available")
+    rules = build_ruleset(cfg, sentiment=False)
+    return cfg, rules, Ingestor(store, rules, ChannelRef(channel_id, "demo", "simulator"), clock=lambda: T0)
+
+
+def mention(pid: str, text: str, at: datetime = T0) -> Inbound:
+    return Inbound(platform_id=pid, kind="mention", visibility="public", text=text, published_at=at,
+                   author=Contact(platform_id=f"u{pid}", handle=f"user{pid}"), language="en")
+
+
+def test_overdue_conversations_rise_once_and_waiting_ones_overflow(store):
+    cfg, rules, ingestor = make(store)
+    ingestor.ingest_page(Page([mention("1", "where is my order?")], cursor="1"))
+    desk = Runtime(cfg, store).desk("bea")
+    (row,) = desk.queue_page(QueueFilter(), 0, 1)
+    assert desk.conversation(row.id).team == "front" and row.assignee == "fay"
+
+    clock = [T0 + timedelta(minutes=40)]
+    job = Maintenance(store, rules, cfg.rules.alerts, clock=lambda: clock[0])
+    job.run_once()
+    moved = desk.conversation(row.id)
+    assert moved.team == "back" and moved.assignee == "bea"  # waited past 30 min: overflow
+    assert moved.priority == row.priority  # not yet past the 60-minute SLA
+
+    clock[0] = T0 + timedelta(minutes=75)
+    job.run_once()
+    job.run_once()
+    late = desk.conversation(row.id)
+    assert late.priority == row.priority + rules.priority.overdue_points  # risen once, not twice
+    assert any(label.startswith("overdue: 15 min past SLA") for label, _ in late.reasons)
+
+
+def test_a_spike_raises_one_alert(store):
+    cfg, rules, ingestor = make(store, AlertsConfig(spike_min_count=20, window_minutes=5, baseline_minutes=60))
+    now = datetime.now(UTC)
+    job = Maintenance(store, rules, cfg.rules.alerts, clock=lambda: now)
+    desk = Runtime(cfg, store).desk("bea")
+    before = desk.latest_alert_id()
+    job.run_once()  # a quiet baseline
+    ingestor.ingest_page(Page([mention(str(i), f"is the site down? {i}", now) for i in range(60)], cursor="60"))
+    job.run_once()
+    job.run_once()
+    spikes = [a for a in desk.alerts_after(before) if a.kind == "spike"]
+    assert len(spikes) == 1 and "60" in spikes[0].message
+
+
+class Hook(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802 - the stdlib's name
+        Hook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook():
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    Hook.received = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/alerts"
+    server.shutdown()
+
+
+@pytest.fixture
+def mailbox():
+    class Inbox:
+        messages: list = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+            self.messages.append(envelope.content.decode())
+            return "250 OK"
+
+    with socket.socket() as probe:  # a free port: aiosmtpd's start-up check cannot use port 0
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, f"127.0.0.1:{port}"
+    controller.stop()
+
+
+def test_alerts_go_to_the_webhook_and_the_mailbox(store, webhook, mailbox):
+    inbox, smtp = mailbox
+    cfg, rules, ingestor = make(store, AlertsConfig(webhook=webhook, email="oncall@example.com", smtp=smtp))
+    job = Maintenance(store, rules, cfg.rules.alerts, clock=lambda: T0)
+    job.run_once()  # starts from now: older alerts are not resent
+    ingestor.ingest_page(Page([Inbound(
+        platform_id="9", kind="mention", visibility="public", text="your app is broken", published_at=T0,
+        author=Contact(platform_id="star", handle="star", followers=900_000), language="en")], cursor="9"))
+    job.run_once()
+    assert [hook["kind"] for hook in Hook.received] == ["rule"] and "star" in Hook.received[0]["message"]
+    (mail,) = inbox.messages
+    assert "To: oncall@example.com" in mail and "Auto-Submitted: auto-generated" in mail and "star" in mail
+    job.run_once()
+    assert len(Hook.received) == 1 and len(inbox.messages) == 1  # each alert goes out once
