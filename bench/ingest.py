@@ -7,6 +7,7 @@ Prints one figure per line as `<name> <value> <unit>`:
     ingest.rate            end-to-end mentions/s (parse Mastodon JSON, clean, classify, store)
     ingest.raw_sqlite_rate rows/s for a bare executemany into a table of the same columns
     ingest.ratio           end-to-end rate as a fraction of the raw rate
+    ingest.rate_without_sentiment  the same without vaderSentiment (the costliest rule)
 """
 
 from __future__ import annotations
@@ -43,13 +44,15 @@ def pages(payloads: list[dict], batch: int) -> Iterator[Page]:
                    skipped=[m for m in parsed if not isinstance(m, Inbound)])
 
 
-def end_to_end(payloads: list[dict], url: str, batch: int) -> tuple[float, int, list]:
-    """The poller's own path: parse and prepare run a page ahead of the store (prefetch)."""
+def end_to_end(payloads: list[dict], url: str, batch: int, *, sentiment: bool = True) -> tuple[float, int, list]:
+    """The poller's own path: parse and prepare run a page ahead of the store (prefetch), with
+    the default rules (keyword tables, noise, privacy scan, priority, language, and sentiment
+    unless told otherwise)."""
     engine, sessions = open_store(url)
     with sessions.begin() as s:
         channel_id = commands.ensure_channel(s, "bench", "simulator")
-    # The default rules (keyword tables, noise, privacy scan, priority, language, sentiment).
-    ingestor = Ingestor(sessions, build_ruleset(Config()), ChannelRef(channel_id, "bench", "simulator"))
+    ingestor = Ingestor(sessions, build_ruleset(Config(), sentiment=sentiment),
+                        ChannelRef(channel_id, "bench", "simulator"))
     started = time.perf_counter()
     stored = 0
     all_items = []
@@ -90,12 +93,17 @@ def main() -> int:
         url = args.url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         elapsed, stored, items = end_to_end(payloads, url, args.batch)
         raw_elapsed = raw_sqlite(items, Path(tmp) / "raw.db")
+        if args.url is None:
+            plain_elapsed, plain_stored, _ = end_to_end(payloads, f"sqlite:///{Path(tmp) / 'plain.db'}", args.batch,
+                                                        sentiment=False)
     rate = stored / elapsed
     raw_rate = len(items) / raw_elapsed
     print(f"ingest.mentions {stored} mentions")
     print(f"ingest.rate {rate:.0f} mentions/s")
     print(f"ingest.raw_sqlite_rate {raw_rate:.0f} rows/s")
     print(f"ingest.ratio {rate / raw_rate:.3f} x")
+    if args.url is None:
+        print(f"ingest.rate_without_sentiment {plain_stored / plain_elapsed:.0f} mentions/s")
     return 0
 
 

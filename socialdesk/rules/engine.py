@@ -10,6 +10,7 @@ from datetime import datetime
 from .alerts import AlertPolicy, mention_alerts
 from .approvals import ApprovalPolicy, needs_approval
 from .canned import CannedResponses
+from .fold import fold
 from .hours import OpeningHours
 from .keywords import KeywordMatcher, KeywordTable
 from .language import LanguageGuesser, region
@@ -57,9 +58,10 @@ class RuleSet:
     def evaluate(self, m: Mention, ctx: AuthorContext, now: datetime, *, with_sentiment: bool = True) -> Verdict:
         ctx = AuthorContext(key_customer=self.is_key_customer(m, ctx), last_contact_at=ctx.last_contact_at,
                             recent_texts=ctx.recent_texts, acknowledged_at=ctx.acknowledged_at)
-        hits = self.keywords.match(m.text)
+        folded = fold(m.text)  # once, for the keyword tables and the noise filters
+        hits = self.keywords.match_folded(folded)
         tags = list(dict.fromkeys(hit.tag for hit in hits))
-        noise = noise_reason(m, ctx, brand_handles=self.brand_handles, spam=self.spam)
+        noise = noise_reason(m, ctx, brand_handles=self.brand_handles, spam=self.spam, folded=folded)
         if noise is None and "noise" in tags:
             noise = f"noise keyword '{next(h.keyword for h in hits if h.tag == 'noise')}'"
         language = self.language.detect(m.text, m.language) if self.language else m.language

@@ -18,6 +18,8 @@ Pure: no I/O beyond lingua loading its own models from its package data.
 
 from __future__ import annotations
 
+import functools
+
 import re
 import threading
 import unicodedata
@@ -46,7 +48,13 @@ _TAG_ALIASES = {
 }
 
 
-def normalise_tag(tag: str | None) -> str | None:
+def normalise_tag(tag: object) -> str | None:
+    """See _normalise_tag; anything but a string names no language."""
+    return _normalise_tag(tag) if isinstance(tag, str) else None
+
+
+@functools.lru_cache(maxsize=512)  # platforms send a handful of distinct tags
+def _normalise_tag(tag: str | None) -> str | None:
     """A platform language tag as ISO 639-1 lower case, or None when it names no language.
 
     "en-GB" → "en", "pt_BR" → "pt", "ZH-Hant" → "zh", "eng" → "en"; "und", "zxx", "mul" and X's
