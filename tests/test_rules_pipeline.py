@@ -164,6 +164,16 @@ def test_rules_check_names_file_line_and_key(tmp_path):
         '[[teams]]\nname = "a"\ntags = ["nonsense"]\n')
     result = socialdesk("rules", "check", cwd=tmp_path)
     assert result.returncode == 2 and "socialdesk.toml:3: teams[0].tags[0]: unknown tag 'nonsense'" in result.stderr
+    (tmp_path / "socialdesk.toml").write_text(
+        '[[rules.keywords]]\nname = "a"\ntag = "x"\n\n[[rules.keywords]]\nname = "a"\ntag = "y"\n')
+    result = socialdesk("rules", "check", cwd=tmp_path)
+    assert result.returncode == 2 and "socialdesk.toml:6: rules.keywords[1].name: duplicate name 'a'" in result.stderr
+    (tmp_path / "socialdesk.toml").write_text('[[rules.keywords]]\nname = "a"\ntag = "x"\nteam = "ghosts"\n')
+    result = socialdesk("rules", "check", cwd=tmp_path)
+    assert result.returncode == 2 and "socialdesk.toml:4: rules.keywords[0].team: unknown team 'ghosts'" in result.stderr
+    (tmp_path / "socialdesk.toml").write_text('[rules\nsla_minutes = 5\n')
+    result = socialdesk("rules", "check", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith("socialdesk: socialdesk.toml:1: syntax error")
     example = socialdesk("--config", str(ROOT / "socialdesk.toml"), "rules", "check", cwd=tmp_path)
     assert example.returncode == 0 and "all compiled" in example.stdout
 
