@@ -9,7 +9,7 @@ import unicodedata
 
 import pytest
 
-from socialdesk.rules.fold import fold
+from socialdesk.rules.fold import IDENTITY_RANGES, fold, fold_char
 from socialdesk.rules.keywords import DEFAULT_TABLES, DEFAULT_TAGS, Hit, KeywordMatcher, KeywordTable
 
 from corpus import platform_dir
@@ -73,6 +73,21 @@ def test_fold_is_idempotent_and_never_leaves_double_spaces():
         f = fold(s)
         assert fold(f) == f, repr(s)
         assert "  " not in f and f == f.strip(" "), repr(s)
+
+
+def test_fold_fast_paths_agree_with_the_definition():
+    """fold = NFKC, then fold_char per character, then squeezed spaces; the shortcuts (no
+    whole-text NFKC for NFC text, the plain table, ideographs left as they are) change nothing."""
+    def reference(text: str) -> str:
+        chars = "".join(fold_char(c) for c in unicodedata.normalize("NFKC", text))
+        return " ".join(word for word in chars.split(" ") if word)
+    samples = naughty_strings() + ["¡™£¢∞§¶•ªº–≠", "⒯⒣⒠ ⒬⒰⒤⒞⒦", "ｶﾞｯｺｳ", "e\u0301te\u0301", "①②③ ℌ𝔢𝔩𝔭 ﬁ ß ẞ İ",
+                                   "名古屋まで早く届きました。ありがとうございます！😊", "❤️ 👍🏽"]
+    samples += [chr(cp) for cp in range(0x2000, 0x3100, 7)] + [chr(cp) for cp in range(0x1F300, 0x1FAFF, 5)]
+    for s in samples:
+        assert fold(s) == reference(s), repr(s)
+    for lo, hi in IDENTITY_RANGES:
+        assert all(fold_char(chr(cp)) == chr(cp) for cp in range(lo, hi + 1))
 
 
 def test_fold_ascii_fast_path_agrees_with_the_unicode_path():
@@ -174,7 +189,7 @@ def test_hit_fields_and_offsets_in_folded_text():
         assert (h.table, h.tag, h.team, h.weight) == ("refunds", "complaint", "billing", 20)
         assert folded[h.start:h.end] == fold(h.keyword)
     with pytest.raises(AttributeError):
-        hits[0].start = 3  # frozen
+        hits[0].start = 3  # immutable
     assert hits[0] == Hit("refunds", "@acme", "complaint", "billing", 20, hits[0].start, hits[0].end)
     assert hash(hits[0]) == hash(Hit("refunds", "@acme", "complaint", "billing", 20, hits[0].start, hits[0].end))
 

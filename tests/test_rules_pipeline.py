@@ -196,3 +196,18 @@ def test_rules_test_replays_stored_mentions(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "1 conversations replayed" in result.stdout
     assert re.search(r"legal\s+1 ->\s+0\s+-1", result.stdout), result.stdout
+
+
+def test_the_brands_own_contact_details_may_go_out_in_public(store):
+    cfg = config(allowed_in_public=["help@brand.example"])
+    runtime = Runtime(cfg, store)
+    runtime.build()
+    with store.begin() as s:
+        channel_id = commands.ensure_channel(s, "demo", "simulator")
+    Ingestor(store, build_ruleset(cfg, sentiment=False), ChannelRef(channel_id, "demo", "simulator"),
+             clock=lambda: NOW).ingest_page(Page([inbound("1", "how do I contact you?")], cursor="1"))
+    desk = runtime.desk("alice")
+    cid = desk.queue_page(QueueFilter(), 0, 1)[0].id
+    assert desk.reply(cid, "Write to help@brand.example and we'll sort it", "public").state == "queued"
+    with pytest.raises(ReplyRejected):
+        desk.reply(cid, "Or tell us your email, like jo@example.com?", "public")

@@ -175,10 +175,11 @@ def test_email_label_is_masked():
 @pytest.mark.parametrize("phone", [
     "+44 20 7946 0958", "+44 (0)20 7946 0958", "+1 415 555 2671", "+1 (415) 555-2671", "+33 6 12 34 56 78",
     "+49 30 12345678", "+4915112345678", "0044 20 7946 0958", "(415) 555-2671", "415-555-2671", "415.555.2671",
-    "020 7946 0958", "07700 900123", "07700900123", "06 12 34 56 78", "01.23.45.67.89", "030 1234567",
+    "020 7946 0958", "07700 900123", "07700900123", "no. 07700900123", "06 12 34 56 78", "01.23.45.67.89", "030 1234567",
 ])
 def test_phones(phone):
     text = f"call me on {phone} tonight"
+    phone = phone.removeprefix("no. ")
     assert found(text) == [("phone", phone)]
     assert GUARD.scan(text)[0].label == f"phone number ending {''.join(c for c in phone if c.isdigit())[-3:]}"
 
@@ -207,8 +208,9 @@ def test_custom_patterns():
     text = "member ACM-123456, password: hunter2"
     assert [(f.kind, text[f.start:f.end]) for f in guard.scan(text)] == [
         ("custom:membership number", "ACM-123456"), ("custom:password", "password: hunter2")]
-    assert guard.scan(text)[0].label == "membership number ending 3456"
-    assert "hunter2" not in guard.scan(text)[1].label
+    assert [f.label for f in guard.scan(text)] == ["membership number", "password"]
+    problem = guard.public_reply_problem(text)
+    assert problem is not None and "'membership number'" in problem and "hunter2" not in problem
 
 
 def test_bad_custom_patterns_raise_naming_them():

@@ -140,6 +140,7 @@ class RulesConfig(Model):
     default_tables: bool = True  # the built-in customer-service / marketing / noise tables
     spam_patterns: dict[str, str] = {}  # name = regular expression
     private_patterns: dict[str, str] = {}  # name = regular expression, kept out of public replies
+    allowed_in_public: list[str] = []  # the brand's own contact details, which replies may give
     keywords: list[KeywordTableConfig] = []
     priority: PriorityConfig = PriorityConfig()
     hours: HoursConfig | None = None

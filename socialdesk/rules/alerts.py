@@ -64,6 +64,9 @@ def mention_alerts(m: Mention, ctx: AuthorContext, *, policy: AlertPolicy, now: 
     alerts are stamped ``now``."""
     if m.is_repost or m.bot:
         return []
+    influencer = policy.influencer_followers is not None and m.followers >= policy.influencer_followers
+    if not (policy.keywords or influencer or (policy.key_customers and ctx.key_customer)):
+        return []  # the common case, without building any text
     alerts: list[Alert] = []
     who, where = _who(m), _where(m)
     if policy.keywords:

@@ -4,7 +4,7 @@ gives the mention, what the store knows of its author and the time; it gets a Ve
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .alerts import AlertPolicy, mention_alerts
@@ -45,10 +45,10 @@ class RuleSet:
 
     @classmethod
     def build(cls, *, tables: Sequence[KeywordTable], spam_patterns: dict[str, str] | None = None,
-              private_patterns: dict[str, str] | None = None, brand_handles: Sequence[str] = (),
-              key_customers: Sequence[str] = (), **rest) -> RuleSet:
-        return cls(keywords=KeywordMatcher.compile(tables), spam=SpamPatterns.compile(list((spam_patterns or {}).values())),
-                   privacy=PrivacyGuard.compile(private_patterns or {}),
+              private_patterns: dict[str, str] | None = None, allowed_in_public: Sequence[str] = (),
+              brand_handles: Sequence[str] = (), key_customers: Sequence[str] = (), **rest) -> RuleSet:
+        return cls(keywords=KeywordMatcher.compile(tables), spam=SpamPatterns.compile(spam_patterns or {}),
+                   privacy=PrivacyGuard.compile(private_patterns or {}, allow=tuple(allowed_in_public)),
                    brand_handles=frozenset(_handle(h) for h in brand_handles),
                    key_customers=frozenset(_handle(h) for h in key_customers), **rest)
 
@@ -56,8 +56,8 @@ class RuleSet:
         return ctx.key_customer or _handle(m.author_handle) in self.key_customers
 
     def evaluate(self, m: Mention, ctx: AuthorContext, now: datetime, *, with_sentiment: bool = True) -> Verdict:
-        ctx = AuthorContext(key_customer=self.is_key_customer(m, ctx), last_contact_at=ctx.last_contact_at,
-                            recent_texts=ctx.recent_texts, acknowledged_at=ctx.acknowledged_at)
+        if not ctx.key_customer and self.key_customers and self.is_key_customer(m, ctx):
+            ctx = replace(ctx, key_customer=True)
         folded = fold(m.text)  # once, for the keyword tables and the noise filters
         hits = self.keywords.match_folded(folded)
         tags = list(dict.fromkeys(hit.tag for hit in hits))

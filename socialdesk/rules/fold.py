@@ -3,8 +3,9 @@
 `fold(text)` returns a string of *words* separated by single spaces, with no leading or trailing
 space:
 
-1. Unicode NFKC over the whole text (full-width forms → ASCII, ligatures split, half-width kana
-   and their voicing marks composed, …);
+1. Unicode NFKC (full-width forms → ASCII, ligatures split, "™" → "TM", half-width kana and
+   their voicing marks composed, …): per character, plus over the whole text when characters
+   compose with their neighbours (text that is not NFC, half-width voicing marks);
 2. per character: casefold ("ß" → "ss", "Σ"/"ς" → "σ"), strip accents (NFKD, drop the generic
    combining diacritics U+0300–036F, U+1AB0–1AFF, U+1DC0–1DFF, U+20D0–20FF, U+FE20–FE2F and the
    variation selectors, then NFC again), and a few Latin letters that have no decomposition
@@ -31,7 +32,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["fold", "fold_char", "is_word_char"]
+__all__ = ["IDENTITY_RANGES", "fold", "fold_char"]
 
 # Generic combining diacritics (accents, zalgo stacks) and variation selectors: dropped.
 _DROPPED_MARKS = (
@@ -48,16 +49,17 @@ def _dropped_mark(cp: int) -> bool:
     return any(lo <= cp <= hi for lo, hi in _DROPPED_MARKS)
 
 
-def is_word_char(ch: str) -> bool:
-    """A character that belongs to a word after folding (letters, numbers, surviving marks, _)."""
-    if ch in _KEPT_PUNCT:
-        return ch == "_"
-    return unicodedata.category(ch)[0] in "LNM"
-
-
 def fold_char(ch: str) -> str:
-    """The folded form of one (NFKC-normalised) character: a word fragment, "" (removed) or " "
-    (a separator). The building block of `fold`; cached in a translation table."""
+    """The folded form of one character: a word fragment, "" (removed) or " " (a separator). The
+    building block of `fold`, cached in its translation tables. Compatibility forms are expanded
+    first ("™" → "tm", "①" → "1", "ｶ" → "カ"), so it gives the same as folding NFKC(ch)."""
+    normal = unicodedata.normalize("NFKC", ch)
+    if normal != ch:
+        return "".join(_fold_normal(c) for c in normal)
+    return _fold_normal(ch)
+
+
+def _fold_normal(ch: str, depth: int = 0) -> str:
     if ch in _KEPT_PUNCT:
         return ch
     cat = unicodedata.category(ch)
@@ -68,15 +70,15 @@ def fold_char(ch: str) -> str:
     if cat[0] == "M" and _dropped_mark(ord(ch)):
         return ""
     out = []
-    for c in unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", ch).casefold()):
+    for c in unicodedata.normalize("NFKD", ch.casefold()):
         if unicodedata.category(c)[0] == "M" and _dropped_mark(ord(c)):
             continue
         out.append(_LATIN_EXTRA.get(c, c))
     folded = unicodedata.normalize("NFC", "".join(out))
-    # A compatibility character may expand to several (e.g. "¼" → "1⁄4"): fold those as well.
-    if any(not (c in _KEPT_PUNCT or unicodedata.category(c)[0] in "LNM") or _dropped_mark(ord(c))
-           for c in folded):
-        folded = "".join(fold_char(c) if c != ch else " " for c in folded)
+    # Case folding can yield characters that need folding themselves: one more pass.
+    if depth < 2 and any(not (c in _KEPT_PUNCT or unicodedata.category(c)[0] in "LNM") or _dropped_mark(ord(c))
+                         for c in folded):
+        folded = "".join(_fold_normal(c, depth + 1) for c in folded)
     return folded
 
 
@@ -125,6 +127,7 @@ def _plain_table() -> dict[int, int | str | None]:
 
 
 _normalize = unicodedata.normalize
+_is_normalized = unicodedata.is_normalized
 
 
 def fold(text: str) -> str:
@@ -132,10 +135,15 @@ def fold(text: str) -> str:
     if text.isascii():
         text = text.encode("ascii").translate(_ASCII).decode("ascii")
     else:
-        try:
-            text = _normalize("NFKC", text)
-        except Exception:  # noqa: BLE001 - never fail on odd input; per-character folding still applies
-            pass
+        # Compatibility forms (full-width, ligatures, …) are folded per character by the table;
+        # the whole-text NFKC is needed only where characters compose with their neighbour
+        # (decomposed accents, half-width kana voicing marks). Skipping it for text that is
+        # already NFC saves ~2 µs on Japanese text with full-width punctuation.
+        if not _is_normalized("NFC", text) or "\uff9e" in text or "\uff9f" in text:
+            try:
+                text = _normalize("NFKC", text)
+            except Exception:  # noqa: BLE001 - never fail on odd input; per-character folding still applies
+                pass
         if _UNCOVERED.search(text) is None:
             text = text.translate(_plain if _plain is not None else _plain_table())
         else:

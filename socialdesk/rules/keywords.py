@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -51,8 +52,10 @@ class KeywordTable:
     weight: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
+    """One keyword found in a text. A NamedTuple rather than a frozen dataclass: just as
+    immutable, but built in C (~0.1 µs against ~0.6 µs a hit, ~13 % of the matching budget)."""
+
     table: str
     keyword: str  # as written in the table
     tag: str
@@ -62,25 +65,7 @@ class Hit:
     end: int
 
 
-@dataclass(slots=True)
-class _HitBuilder:
-    """Hit's layout twin without `frozen`: a frozen dataclass's __init__ sets each field through
-    object.__setattr__ (~1.2 µs a hit, a third of the matching budget); building the twin and
-    switching its class (~0.4 µs) gives a genuine, immutable Hit."""
-
-    table: str
-    keyword: str
-    tag: str
-    team: str | None
-    weight: int
-    start: int
-    end: int
-
-
-def _hit(template: tuple, start: int, end: int) -> Hit:
-    hit = _HitBuilder(*template, start, end)
-    hit.__class__ = Hit  # type: ignore[assignment]  # same slots, same order: layout-compatible
-    return hit  # type: ignore[return-value]
+_new_hit = tuple.__new__
 
 
 # Boundary characters of folded text: a space (also the padding at both ends), "#" and "@".
@@ -179,11 +164,10 @@ class KeywordMatcher:
             for back, n, _, template in items:
                 if template is None:  # an exclusion matched: take the slower, exact path
                     found, excluded = self._scan(folded)
-                    return [_hit(t, start, stop) for start, stop, _, t in _apply_exclusions(found, excluded or [])]
+                    return [_new_hit(Hit, t + (start, stop))
+                            for start, stop, _, t in _apply_exclusions(found, excluded or [])]
                 start = end - back
-                hit = _HitBuilder(*template, start, start + n)
-                hit.__class__ = Hit  # see _HitBuilder
-                append(hit)
+                append(_new_hit(Hit, template + (start, start + n)))
         return hits
 
     def match(self, text: str) -> list[Hit]:

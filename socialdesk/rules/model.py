@@ -37,7 +37,7 @@ class AuthorContext:
 
     key_customer: bool = False
     last_contact_at: datetime | None = None  # their previous message to the brand, any channel
-    recent_texts: tuple[str, ...] = ()  # their last few messages' texts (duplicate detection)
+    recent_texts: tuple[str, ...] = ()  # their last few messages' texts, newest first (duplicates)
     acknowledged_at: datetime | None = None  # last automated acknowledgement sent to them
 
 

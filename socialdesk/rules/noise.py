@@ -130,7 +130,7 @@ def _brands(brand_handles: frozenset[str]) -> tuple[frozenset[str], frozenset[tu
 def _is_brand(author: str, brand_handles: frozenset[str]) -> bool:
     if not brand_handles or not author:
         return False
-    anywhere, pairs = _brands(brand_handles)
+    anywhere, pairs = _brands(brand_handles if isinstance(brand_handles, frozenset) else frozenset(brand_handles))
     user, instance = normalise_handle(author)
     if user in anywhere:
         return True

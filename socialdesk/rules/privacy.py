@@ -19,9 +19,9 @@ validates what it found):
   415-555-2671), and national numbers with a trunk 0 (020 7946 0958, 07700 900123,
   06 12 34 56 78, 030 1234567). Not: bare digit runs without a 0 or +, numbers glued to letters
   or after "#", "$", "€", "£", dates (15.03.2024, 2024-03-15 14:30), times, prices, and a bare
-  0-number right after "order", "ref", "invoice", "ticket", "tracking", "case" or "id".
+  (unspaced) 0-number right after "order", "ref", "invoice", "ticket", "tracking", "case" or "id".
 * "custom:<name>": a configured regular expression (searched as written; add `(?i)` for
-  case-insensitive).
+  case-insensitive); its label is the name alone.
 
 Offsets are into the original text (the scan only maps characters one to one: any script's
 digits and full-width forms are read as ASCII, so "４２４２ …" is still a card). Labels never
@@ -148,7 +148,7 @@ _EMAIL = re.compile(r"(?<![A-Za-z0-9\u00c0-\u024f.+@_-])[A-Za-z0-9\u00c0-\u024f.
 _PHONE = re.compile(r"(?<![\w+#@$€£¥.,:/-])(?:\+ ?)?\(?[0-9]+(?:(?:[ .\-]\(?|\) ?|\()[0-9]+)*\)?", re.ASCII)
 _NANP = re.compile(r"(?:\+?1[ .\-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .\-])[2-9][0-9]{2}[ .\-][0-9]{4}")
 _DATE_START = re.compile(r"\(?(?:[0-9]{1,2}([./-])[0-9]{1,2}\1[0-9]{2,4}|[0-9]{4}([./-])[0-9]{1,2}\2[0-9]{1,2})(?=$| )")
-_REFERENCE_BEFORE = re.compile(r"(?i)\b(?:order|ref|reference|invoice|ticket|tracking|case|id|no|nr)\b\W{0,3}$")
+_REFERENCE_BEFORE = re.compile(r"(?i)\b(?:order|ref|reference|invoice|ticket|tracking|case|id)\b\W{0,3}$")
 
 
 def _ascii_word(ch: str) -> bool:
@@ -359,10 +359,8 @@ class PrivacyGuard:
                 found.append(f)
         for name, regex in self.custom:
             for m in regex.finditer(text):
-                if m.end() > m.start():
-                    value = m.group()
-                    label = f"{name} ending {value[-4:]}" if len(value) >= 8 else name
-                    found.append(Finding(f"custom:{name}", m.start(), m.end(), label))
+                if m.end() > m.start():  # the label is the name only: no part of a custom value is shown
+                    found.append(Finding(f"custom:{name}", m.start(), m.end(), name))
         found.sort(key=lambda f: (f.start, f.end))
         return found
 
@@ -373,9 +371,11 @@ class PrivacyGuard:
             return None
         parts = []
         for kind in dict.fromkeys(f.kind for f in findings):
-            prefix = _LABEL_PREFIX.get(kind, "")
+            if kind.startswith("custom:"):
+                parts.append(f"a match for the private pattern {kind.removeprefix('custom:')!r}")
+                continue
+            prefix = _LABEL_PREFIX[kind]
             labels = ", ".join(dict.fromkeys(f.label.removeprefix(prefix) for f in findings if f.kind == kind))
-            noun = _NOUNS.get(kind) or f"a private {kind.removeprefix('custom:')}"
-            parts.append(f"{noun} ({labels})")
+            parts.append(f"{_NOUNS[kind]} ({labels})")
         listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         return f"This public reply contains {listed}: remove it or {PRIVATE_CHANNEL_HINT}."

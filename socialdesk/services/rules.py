@@ -57,6 +57,7 @@ def build_ruleset(config: Config, *, sentiment: bool = True) -> RuleSet:
     a = rules.alerts
     return RuleSet.build(
         tables=tables, spam_patterns=rules.spam_patterns, private_patterns=rules.private_patterns,
+        allowed_in_public=rules.allowed_in_public,
         brand_handles=rules.brand_handles + [c.handle for c in config.channels if c.handle],
         key_customers=rules.key_customers, priority=priority,
         teams=tuple(TeamRule(name=t.name, tags=tuple(t.tags), skills=tuple(t.skills), overflow=t.overflow,
