@@ -68,12 +68,13 @@ class RuleSet:
         sentiment = None
         if with_sentiment and self.sentiment is not None and noise is None:
             sentiment = self.sentiment.score(m.text, language)
-        sensitive = tuple(dict.fromkeys(f.kind for f in self.privacy.scan(m.text))) if m.visibility == "public" else ()
+        findings = self.privacy.scan(m.text) if m.visibility == "public" else ()
+        sensitive = tuple(dict.fromkeys(f.kind for f in findings)) if findings else ()
         if noise is not None:
             tags.append("noise")
             priority, reasons = 0, (Reason(f"noise: {noise}", 0),)
         else:
-            weights = [(f"keyword '{h.keyword}'", h.weight) for h in hits if h.weight]
+            weights = [(f"keyword '{h.keyword}'", h.weight) for h in hits if h.weight] if hits else ()
             priority, reasons = score(m, ctx, keyword_weights=weights, sentiment=sentiment, now=now,
                                       settings=self.priority)
             if m.followers >= self.priority.influencer_followers:
@@ -82,13 +83,16 @@ class RuleSet:
                 tags.append("key-customer")
         if sensitive:
             tags.append("sensitive")
-        team = next((h.team for h in hits if h.team), None) or self._team_for(tags)
+        team = next((h.team for h in hits if h.team), None) if hits else None
+        team = team or self._team_for(tags)
         alerts = () if noise else tuple(a.message for a in mention_alerts(m, ctx, policy=self.alerts, now=now))
-        return Verdict(tags=tuple(dict.fromkeys(tags)), noise=noise is not None, noise_reason=noise,
+        return Verdict(tags=tuple(dict.fromkeys(tags)) if len(tags) > 1 else tuple(tags), noise=noise is not None, noise_reason=noise,
                        priority=priority, reasons=reasons, team=team, sentiment=sentiment, language=language,
                        region=region(m.location, language), sensitive=sensitive, alerts=alerts)
 
     def _team_for(self, tags: Sequence[str]) -> str | None:
+        if not tags:
+            return self.default_team
         for team in self.teams:
             if any(tag in team.tags for tag in tags):
                 return team.name

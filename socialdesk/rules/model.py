@@ -3,7 +3,7 @@ hand them a Mention (and what the store knows of its author) and store what they
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -64,4 +64,3 @@ class Verdict:
     region: str | None = None
     sensitive: tuple[str, ...] = ()  # kinds of private data found in a public post
     alerts: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict, compare=False)
