@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from . import audit
-from .models import OPEN_SQL, Agent, Contact, Conversation, Cursor, Message, Team, conversation_tags, utcnow
+from .models import OPEN_SQL, Agent, Alert, Contact, Conversation, Cursor, Message, Team, conversation_tags, utcnow
 from .bulk import Bulk
 from .tags import tag_ids
 
@@ -135,9 +135,16 @@ def _alerts_and_acknowledgements(session: Session, bulk: Bulk, channel_id: int, 
                                  now) -> None:
     """Alerts the rules raised, and out-of-hours acknowledgements, queued like any reply."""
     alert_rows, ack_rows, acked = [], [], []
+    raised = {message for it, _, _ in placement for message in it.alerts}
+    if raised:  # the same alert (an influencer posting again) at most once an hour
+        raised -= set(session.execute(select(Alert.message).where(
+            Alert.message.in_(raised), Alert.at >= utcnow() - timedelta(hours=1))).scalars())
     for it, is_new, ref in placement:
         conv_id = new_ids[ref] if is_new else ref
-        alert_rows += [(now, "rule", message, conv_id) for message in it.alerts]
+        for message in it.alerts:
+            if message in raised:
+                alert_rows.append((now, "rule", message, conv_id))
+                raised.discard(message)
         if it.acknowledgement:
             ack_rows.append((conv_id, channel_id, uuid.uuid4().hex, it.acknowledgement, it.visibility,
                              it.platform_id, it.author_handle, "queued", 0, now, now))

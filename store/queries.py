@@ -294,11 +294,17 @@ def unanswered(session: Session, *, published_before: datetime, limit: int = 500
     return [Waiting(r[0], r[1], r[2], tags.get(r[0], ()), r[3], r[4], r[5], r[6]) for r in rows]
 
 
-def inbound_per_minute(session: Session, since: datetime) -> list[tuple[datetime, int]]:
-    """Inbound messages stored since `since`, counted by their arrival minute (spike baseline)."""
-    times = session.execute(select(Message.created_at).where(
-        Message.direction == "in", Message.created_at >= since)).scalars()
+def inbound_per_minute(session: Session, *, after_id: int | None, posted_since: datetime
+                       ) -> tuple[int, list[tuple[datetime, int]]]:
+    """Inbound messages stored after message `after_id` (or, the first time, posted since
+    `posted_since`), counted by the minute they were posted; and the last id seen."""
+    stmt = select(Message.id, Message.published_at).where(Message.direction == "in")
+    stmt = stmt.where(Message.id > after_id) if after_id is not None else stmt.where(Message.published_at >= posted_since)
     counts: dict[datetime, int] = defaultdict(int)
-    for at in times:
+    last = after_id or 0
+    for message_id, at in session.execute(stmt):
         counts[at.replace(second=0, microsecond=0)] += 1
-    return sorted(counts.items())
+        last = max(last, message_id)
+    if after_id is None and not counts:
+        last = session.execute(select(func.coalesce(func.max(Message.id), 0))).scalar_one()
+    return last, sorted(counts.items())

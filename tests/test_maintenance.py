@@ -68,12 +68,17 @@ def test_overdue_conversations_rise_once_and_waiting_ones_overflow(store):
 
 def test_a_spike_raises_one_alert(store):
     cfg, rules, ingestor = make(store, AlertsConfig(spike_min_count=20, window_minutes=5, baseline_minutes=60))
-    now = datetime.now(UTC)
-    job = Maintenance(store, rules, cfg.rules.alerts, clock=lambda: now)
+    clock = [T0]
+    job = Maintenance(store, rules, cfg.rules.alerts, clock=lambda: clock[0])
     desk = Runtime(cfg, store).desk("bea")
     before = desk.latest_alert_id()
-    job.run_once()  # a quiet baseline
-    ingestor.ingest_page(Page([mention(str(i), f"is the site down? {i}", now) for i in range(60)], cursor="60"))
+    ingestor.ingest_page(Page([mention(f"b{i}", "backlog", T0 - timedelta(seconds=i)) for i in range(30)],
+                              cursor="b"))
+    job.run_once()  # start-up: the backlog read now is the baseline, not a spike
+    clock[0] = T0 + timedelta(minutes=10)
+    job.run_once()
+    assert not [a for a in desk.alerts_after(before) if a.kind == "spike"]
+    ingestor.ingest_page(Page([mention(str(i), f"is the site down? {i}", clock[0]) for i in range(60)], cursor="60"))
     job.run_once()
     job.run_once()
     spikes = [a for a in desk.alerts_after(before) if a.kind == "spike"]

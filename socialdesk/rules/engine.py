@@ -74,7 +74,7 @@ class RuleSet:
             tags.append("noise")
             priority, reasons = 0, (Reason(f"noise: {noise}", 0),)
         else:
-            weights = [(f"keyword '{h.keyword}'", h.weight) for h in hits if h.weight] if hits else ()
+            weights = self._keyword_weights(hits) if hits else ()
             priority, reasons = score(m, ctx, keyword_weights=weights, sentiment=sentiment, now=now,
                                       settings=self.priority)
             if m.followers >= self.priority.influencer_followers:
@@ -89,6 +89,16 @@ class RuleSet:
         return Verdict(tags=tuple(dict.fromkeys(tags)) if len(tags) > 1 else tuple(tags), noise=noise is not None, noise_reason=noise,
                        priority=priority, reasons=reasons, team=team, sentiment=sentiment, language=language,
                        region=region(m.location, language), sensitive=sensitive, alerts=alerts)
+
+    @staticmethod
+    def _keyword_weights(hits) -> list[tuple[str, int]]:
+        """A table is one topic: its strongest hit counts, once ("charged" and "charged twice"
+        in one post do not add up)."""
+        best: dict[str, object] = {}
+        for hit in hits:
+            if hit.weight and (hit.table not in best or abs(hit.weight) > abs(best[hit.table].weight)):
+                best[hit.table] = hit
+        return [(f"keyword '{hit.keyword}'", hit.weight) for hit in best.values()]
 
     def _team_for(self, tags: Sequence[str]) -> str | None:
         if not tags:

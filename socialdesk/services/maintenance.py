@@ -29,7 +29,8 @@ class Maintenance:
                  clock: Callable[[], datetime] = utcnow):
         self.sessions, self.rules, self.alerts, self.clock = sessions, rules, alerts, clock
         self.spikes = SpikeDetector(rules.alerts)
-        self._seen_until: datetime | None = None
+        self._seen_id: int | None = None
+        self._quiet_until: datetime | None = None  # the backlog read at start-up is no spike
         self._delivered: int | None = None
 
     def run_once(self) -> None:
@@ -64,11 +65,14 @@ class Maintenance:
 
     def _spike(self, now: datetime) -> None:
         window = timedelta(minutes=self.rules.alerts.baseline_minutes + self.rules.alerts.window_minutes)
-        since = self._seen_until or now - window
         with self.sessions() as s:
-            for minute, count in queries.inbound_per_minute(s, since):
-                self.spikes.add(minute, count)
-        self._seen_until = now.replace(second=0, microsecond=0)
+            self._seen_id, counts = queries.inbound_per_minute(s, after_id=self._seen_id, posted_since=now - window)
+        for minute, count in counts:
+            self.spikes.add(minute, count)
+        if self._quiet_until is None:
+            self._quiet_until = now + timedelta(minutes=self.rules.alerts.window_minutes)
+        if now < self._quiet_until:
+            return
         alert = self.spikes.check(now)
         if alert is not None:
             with self.sessions.begin() as s:
