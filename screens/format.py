@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
+from socialdesk.rules.priority import label
+
 SLA_WARNING = timedelta(minutes=15)
 INFLUENCER_FOLLOWERS = 10_000
 SlaState = Literal["late", "soon", "ok"]
@@ -24,14 +26,7 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
-def priority_label(priority: int) -> str:
-    if priority >= 75:
-        return "P1"
-    if priority >= 50:
-        return "P2"
-    if priority >= 25:
-        return "P3"
-    return "P4"
+priority_label = label  # P1..P4, as the rules define them
 
 
 def age(since: datetime | None, at: datetime) -> str:
