@@ -4,6 +4,7 @@ hand them a Mention (and what the store knows of its author) and store what they
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime
 
 
@@ -41,16 +42,15 @@ class AuthorContext:
     acknowledged_at: datetime | None = None  # last automated acknowledgement sent to them
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One part of a priority score, shown to the agent ("why is this P1?")."""
+class Reason(NamedTuple):
+    """One part of a priority score, shown to the agent ("why is this P1?"). A NamedTuple, as
+    Verdict: built for every mention, they cost a fraction of a frozen dataclass."""
 
-    label: str  # e.g. "keyword 'refund' (complaints)", "influencer: 120k followers"
+    label: str  # e.g. "keyword 'refund' +20", "influencer: 120k followers +25"
     points: int
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """Everything the rules decide about one inbound message at ingest."""
 
     tags: tuple[str, ...] = ()
