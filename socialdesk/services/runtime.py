@@ -1,4 +1,5 @@
-"""The running pipeline: one poller per enabled channel and the outbox sender on APScheduler.
+"""The running pipeline on APScheduler: one poller per enabled channel, the outbox sender and
+the maintenance job (SLA, overflow, spikes, alert delivery).
 
 Used by the TUI (embedded mode), `socialdesk serve` and `socialdesk demo`."""
 
@@ -18,11 +19,11 @@ from socialdesk.rules.engine import RuleSet
 from socialdesk.store import commands
 
 from .credentials import MissingCredentials, token_for
+from .desk import ChannelLimits, Desk
 from .ingest import ChannelRef, Ingestor
 from .maintenance import Maintenance
 from .outbox import Sender
 from .poller import ChannelPoller
-from .desk import ChannelLimits, Desk
 from .rules import autoreply, build_ruleset, opening_hours
 
 log = logging.getLogger(__name__)
