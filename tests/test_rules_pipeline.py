@@ -87,9 +87,11 @@ def test_routing_gives_new_work_to_available_agents_with_room(desk_and_ingest):
 
 def test_noise_stays_out_of_the_queue(desk_and_ingest):
     runtime, ingestor = desk_and_ingest
-    ingest(ingestor, inbound("1", "RT @brand great deals", repost=True), inbound("2", "my order is late"))
+    ingest(ingestor, inbound("1", "RT @brand great deals, follow back", repost=True), inbound("2", "my order is late"))
     desk = runtime.desk("alice")
     assert desk.queue_count(QueueFilter()) == 1
+    noise = desk.conversation(desk.queue_page(QueueFilter(status="closed"), 0, 1)[0].id)
+    assert noise.tags.count("noise") == 1 and noise.reasons[0][0] == "noise: repost"
     assert desk.queue_count(QueueFilter(status="all", search="deals")) == 1
 
 

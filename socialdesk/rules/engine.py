@@ -22,6 +22,11 @@ from .routing import TeamRule
 from .sentiment import Sentiment
 
 
+def _add(tags: list[str], tag: str) -> None:
+    if tag not in tags:
+        tags.append(tag)
+
+
 def _handle(handle: str) -> str:
     return handle.lower().lstrip("@").split("@")[0]
 
@@ -60,10 +65,18 @@ class RuleSet:
             ctx = replace(ctx, key_customer=True)
         folded = fold(m.text)  # once, for the keyword tables and the noise filters
         hits = self.keywords.match_folded(folded)
-        tags = list(dict.fromkeys(hit.tag for hit in hits))
+        tags: list[str] = []
+        team = None
+        noise_hit = None
+        for hit in hits:
+            if hit.tag not in tags:
+                tags.append(hit.tag)
+            team = team or hit.team
+            if hit.tag == "noise" and noise_hit is None:
+                noise_hit = hit.keyword
         noise = noise_reason(m, ctx, brand_handles=self.brand_handles, spam=self.spam, folded=folded)
-        if noise is None and "noise" in tags:
-            noise = f"noise keyword '{next(h.keyword for h in hits if h.tag == 'noise')}'"
+        if noise is None and noise_hit is not None:
+            noise = f"noise keyword '{noise_hit}'"
         language = self.language.detect(m.text, m.language) if self.language else m.language
         sentiment = None
         if with_sentiment and self.sentiment is not None and noise is None:
@@ -71,23 +84,22 @@ class RuleSet:
         findings = self.privacy.scan(m.text) if m.visibility == "public" else ()
         sensitive = tuple(dict.fromkeys(f.kind for f in findings)) if findings else ()
         if noise is not None:
-            tags.append("noise")
+            _add(tags, "noise")
             priority, reasons = 0, (Reason(f"noise: {noise}", 0),)
         else:
             weights = self._keyword_weights(hits) if hits else ()
             priority, reasons = score(m, ctx, keyword_weights=weights, sentiment=sentiment, now=now,
                                       settings=self.priority)
             if m.followers >= self.priority.influencer_followers:
-                tags.append("influencer")
+                _add(tags, "influencer")
             if ctx.key_customer:
-                tags.append("key-customer")
+                _add(tags, "key-customer")
         if sensitive:
-            tags.append("sensitive")
-        team = next((h.team for h in hits if h.team), None) if hits else None
+            _add(tags, "sensitive")
         team = team or self._team_for(tags)
         alerts = () if noise else tuple(a.message for a in mention_alerts(m, ctx, policy=self.alerts, now=now))
-        return Verdict(tags=tuple(dict.fromkeys(tags)) if len(tags) > 1 else tuple(tags), noise=noise is not None, noise_reason=noise,
-                       priority=priority, reasons=reasons, team=team, sentiment=sentiment, language=language,
+        return Verdict(tags=tuple(tags), noise=noise is not None, noise_reason=noise, priority=priority,
+                       reasons=reasons, team=team, sentiment=sentiment, language=language,
                        region=region(m.location, language), sensitive=sensitive, alerts=alerts)
 
     @staticmethod

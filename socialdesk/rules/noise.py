@@ -127,6 +127,7 @@ def _brands(brand_handles: frozenset[str]) -> tuple[frozenset[str], frozenset[tu
     return frozenset(anywhere), frozenset(pairs)
 
 
+@functools.lru_cache(maxsize=65_536)  # authors come back; their handles need normalising once
 def _is_brand(author: str, brand_handles: frozenset[str]) -> bool:
     if not brand_handles or not author:
         return False
