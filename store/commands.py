@@ -151,6 +151,7 @@ def mark_sent(session: Session, outbox_id: int, platform_id: str, url: str | Non
     session.execute(update(Conversation).where(Conversation.id == entry.conversation_id).values(
         message_count=Conversation.message_count + 1, last_message_at=sent_at,
         first_response_at=func.coalesce(Conversation.first_response_at, literal(sent_at, UTCDateTime())),
+        sla_due_at=None,  # answered: the clock stops until the customer writes again
         status=text("CASE WHEN status IN ('new', 'open') THEN 'pending' ELSE status END"),
         version=Conversation.version + 1, updated_at=utcnow()))
     audit.record(session, "sender", [audit.Event("reply.sent", "conversation", entry.conversation_id,

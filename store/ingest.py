@@ -8,12 +8,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, case, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from . import audit
-from .models import OPEN_SQL, Agent, Alert, Contact, Conversation, Cursor, Message, Team, conversation_tags, utcnow
+from .models import (
+    OPEN_SQL,
+    Agent,
+    Alert,
+    Contact,
+    Conversation,
+    Cursor,
+    Message,
+    Team,
+    UTCDateTime,
+    conversation_tags,
+    utcnow,
+)
 from .bulk import Bulk
 from .tags import tag_ids
 
@@ -221,14 +233,20 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
         session.execute(text("INSERT INTO messages_fts(rowid, text) SELECT id, text FROM messages WHERE id >= :f"),
                         {"f": message_ids[0]})
 
-    # Stored conversations that got a message: count it, and reopen them if they were done.
     new_set = set(new_ids)
-    touched = [{"cid": cid, "n": n, "last": last} for cid, (n, last) in counts.items() if cid not in new_set]
+    # Stored conversations that got a message: count it; one that was answered or done reopens
+    # and its SLA clock starts again from the customer's new message.
+    sla = next((it.sla_minutes for it in fresh if it.sla_minutes), None)
+    touched = [{"cid": cid, "n": n, "last": last, "due": last + timedelta(minutes=sla) if sla else None}
+               for cid, (n, last) in counts.items() if cid not in new_set]
     if touched:
+        waiting_on_us = Conversation.status.in_(("new", "open"))
         session.connection().execute(
             update(Conversation).where(Conversation.id == bindparam("cid")).values(
                 message_count=Conversation.message_count + bindparam("n"),
                 last_message_at=bindparam("last"),
+                sla_due_at=case((waiting_on_us, Conversation.sla_due_at),
+                                else_=bindparam("due", type_=UTCDateTime())),
                 status=text("CASE WHEN status IN ('new', 'open') THEN status ELSE 'open' END"),
                 version=Conversation.version + 1, updated_at=utcnow()), touched)
 

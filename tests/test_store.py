@@ -199,3 +199,21 @@ def test_noise_is_kept_out_of_the_open_queue_but_searchable(store, channel):
     with store() as s:
         assert queries.queue_count(s, QueueFilter()) == 1
         assert queries.queue_count(s, QueueFilter(status="all", search="deal")) == 1
+
+
+def test_the_sla_clock_stops_when_answered_and_restarts_when_the_customer_writes(store, channel):
+    ingest(store, channel, [item("1", sla_minutes=60)])
+    with store() as s:
+        cid = s.execute(select(Message.conversation_id)).scalar_one()
+        assert queries.conversation_detail(s, cid).sla_due_at == T0 + timedelta(seconds=1, minutes=60)
+    with store.begin() as s:
+        entry = commands.queue_reply(s, cid, "on it", "public", actor="alice")
+    with store.begin() as s:
+        commands.mark_sent(s, entry.id, "out-1", None, T0 + timedelta(minutes=5), "@ann on it")
+    with store() as s:
+        answered = queries.conversation_detail(s, cid)
+    assert answered.status == "pending" and answered.sla_due_at is None
+    ingest(store, channel, [item("700", in_reply_to="out-1", sla_minutes=60)])
+    with store() as s:
+        again = queries.conversation_detail(s, cid)
+    assert again.status == "open" and again.sla_due_at == T0 + timedelta(seconds=700, minutes=60)
