@@ -240,7 +240,7 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
     touched = [{"cid": cid, "n": n, "last": last, "due": last + timedelta(minutes=sla) if sla else None}
                for cid, (n, last) in counts.items() if cid not in new_set]
     if touched:
-        waiting_on_us = Conversation.status.in_(("new", "open"))
+        waiting_on_us = text("status IN ('new', 'open')")  # literal: executemany takes no IN list
         session.connection().execute(
             update(Conversation).where(Conversation.id == bindparam("cid")).values(
                 message_count=Conversation.message_count + bindparam("n"),
