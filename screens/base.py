@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
-from socialdesk.screens.messages import StoreChanged
+from socialdesk.screens.messages import ActionDone, StoreChanged
 from socialdesk.text import terminal_safe
 
 if TYPE_CHECKING:
@@ -66,6 +66,16 @@ class DeskScreen(Screen[None]):
         if event.state == WorkerState.ERROR and error is not None:
             self.notify(terminal_safe(f"{type(error).__name__}: {error}"), title="Something went wrong",
                         severity="error", markup=False)
+
+    @on(ActionDone)
+    def _action_done(self, message: ActionDone) -> None:
+        """One report for every command on a conversation (assign, resolve, approve, …)."""
+        if message.ok:
+            text, severity = f"#{message.conversation_id} {message.what}.", "information"
+        else:
+            text, severity = f"#{message.conversation_id} was not {message.what}: someone else changed it first.", "warning"
+        self.notify(text, severity=severity, markup=False)
+        self.reload(live=True)
 
     def reload(self, *, live: bool = False) -> None:
         """Refetch what the screen shows (in a worker); `live` keeps cursor and scroll."""

@@ -195,8 +195,8 @@ class ConversationScreen(DeskScreen):
                 self.composer.text = rendered.text
                 self.composer.focus()
                 if rendered.too_long:
-                    self.notify(f"That response is {rendered.length} long; the channel allows {rendered.max_length}.",
-                                severity="warning", markup=False)
+                    warning = f"That response is {rendered.length} long; the channel allows {rendered.max_length}."
+                    self.notify(warning, severity="warning", markup=False)
 
         self.app.push_screen(CannedPicker(choices), chosen)
 
@@ -237,15 +237,6 @@ class ConversationScreen(DeskScreen):
         else:
             ok = self.desk.set_status(self.conversation_id, what)
         self.post_message(ActionDone(what, self.conversation_id, ok))
-
-    @on(ActionDone)
-    def _action_done(self, message: ActionDone) -> None:
-        if message.ok:
-            self.notify(f"#{message.conversation_id} {message.what}.", markup=False)
-        else:
-            self.notify(f"#{message.conversation_id} was not {message.what}: someone else has it.",
-                        severity="warning", markup=False)
-        self.reload()
 
     def palette_commands(self) -> list[PaletteCommand]:
         return [

@@ -214,15 +214,6 @@ class QueueScreen(DeskScreen):
             ok = self.desk.set_status(conversation_id, what)
         self.post_message(ActionDone(what, conversation_id, ok))
 
-    @on(ActionDone)
-    def _action_done(self, message: ActionDone) -> None:
-        if message.ok:
-            self.notify(f"#{message.conversation_id} {message.what}", markup=False)
-        else:
-            self.notify(f"#{message.conversation_id} was not {message.what}: someone else changed it first",
-                        severity="warning", markup=False)
-        self.reload(live=True)
-
     def action_open_next(self) -> None:
         self._choose_next(self.filter)
 

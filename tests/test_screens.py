@@ -194,6 +194,19 @@ async def test_hostile_text_shows_literally_without_control_characters(desk):
             assert not CONTROL & set(text)
 
 
+async def test_taking_a_conversation_someone_else_has_says_so(desk):
+    seed_conversations(desk, 1)
+    app = SocialdeskApp(desk)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert desk.assign(app.screen.conversation_id, "bob")  # bob got there first
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "was not assigned" in screen_text(app) and "someone else" in screen_text(app))
+        assert "owner bob" in screen_lines(app)[0]
+
+
 async def test_marks_then_assign_to_me_then_filter_mine(desk):
     seed_conversations(desk, 10)
     app = SocialdeskApp(desk)
