@@ -2,17 +2,22 @@
 
 An adapter turns one platform's payloads into `Inbound` messages and sends `Outbound` ones. It
 knows nothing of the store, the rules or the UI; the ingest and outbox services join them.
+
+The rest of the app never asks which platform it talks to: what differs is declared here, in
+`Capabilities` (what can be sent, how long, how length is counted, the platform's time windows)
+and `Stream` (what is polled, and how often the platform allows it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal, Protocol
 
 Visibility = Literal["public", "private"]
 Kind = Literal["mention", "comment", "reply", "dm", "email"]
+LengthCounting = Literal["chars", "weighted", "utf16", "bytes", "graphemes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +36,14 @@ class Contact:
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """One normalised message from a customer (or about the brand)."""
+    """One normalised message from a customer (or about the brand).
+
+    `reply_ref` is the adapter's own note of what it needs to answer this message (a Bluesky
+    post's cid and thread root, an email's References and Subject, a Telegram chat id); the
+    store keeps it and hands it back in `Outbound.reply_ref`. `edited_at` is set when the
+    platform says the text was changed after it was first posted: the store then replaces the
+    text of a message it already has. `auto_generated` marks machine-sent mail (auto-replies,
+    bulk and list mail, bounces), which nothing may answer automatically."""
 
     platform_id: str
     kind: Kind
@@ -47,6 +59,9 @@ class Inbound:
     replies: int = 0
     is_repost: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    reply_ref: str | None = None
+    edited_at: datetime | None = None
+    auto_generated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +81,27 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page of a poll. `cursor` is where the next poll resumes once this page is stored."""
+    """One page of a poll. `cursor` is where the next poll resumes once this page is stored
+    (None: this page does not move the cursor, as in a backfill). `deleted` lists platform ids
+    of messages their authors deleted."""
 
     messages: list[Inbound]
     cursor: str | None
     skipped: list[Skipped] = field(default_factory=list)
     rate: RateLimit | None = None
+    deleted: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class Outbound:
-    """A reply to send. `idempotency_key` is stable across retries of the same outbox entry."""
+    """A reply to send. `idempotency_key` is stable across retries of the same outbox entry.
+
+    The message answered is described by `in_reply_to` (its platform id), `reply_to_kind`,
+    `reply_to_at` (when it was published: the platform's reply windows count from it),
+    `reply_ref` (what the adapter noted when it read it), and its author: `recipient` (handle)
+    and `recipient_id` (platform user id). `visibility="private"` on a public message asks for
+    the platform's private route (a DM, a private reply to the comment, an email).
+    `automatic`: an acknowledgement nobody typed (email marks it `Auto-Submitted`)."""
 
     idempotency_key: str
     text: str
@@ -84,6 +109,11 @@ class Outbound:
     in_reply_to: str | None = None
     recipient: str | None = None
     language: str | None = None
+    recipient_id: str | None = None
+    reply_to_kind: str | None = None
+    reply_to_at: datetime | None = None
+    reply_ref: str | None = None
+    automatic: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +126,39 @@ class SendResult:
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
+    """What a channel can do, so nothing outside its adapter names a platform.
+
+    `public_reply`: answer in public; `private_reply`: answer a public message privately (a DM,
+    Meta's private reply to a comment); `dm`: read and answer private conversations; `email`.
+    `max_length` / `private_max_length`: the longest public / private reply, counted the
+    `length_counting` way. `private_reply_window`: how long after a public message its author
+    may still be answered privately (Meta: 7 days). `dm_window`: how long after the customer's
+    last private message the brand may still write (Messenger: 24 hours). `backfill`: can read
+    back in time. `push`: can wait for news between polls (IMAP IDLE)."""
+
     public_reply: bool
     private_reply: bool
     dm: bool
     email: bool
     max_length: int
-    length_counting: Literal["chars", "weighted", "utf16", "bytes"] = "chars"
+    length_counting: LengthCounting = "chars"
+    private_max_length: int | None = None
+    private_reply_window: timedelta | None = None
+    dm_window: timedelta | None = None
+    backfill: bool = False
+    push: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """One thing a channel polls (mentions, DMs…), with its own cursor and the shortest interval
+    the platform's limits allow for it (X allows reading DMs 15 times in 15 minutes)."""
+
+    name: str
+    min_interval: float = 0.0
+
+
+MENTIONS = Stream("mentions")
 
 
 class AdapterError(Exception):
@@ -123,12 +180,50 @@ class AuthError(AdapterError):
         super().__init__(message, retryable=False)
 
 
+class NotAllowed(AdapterError):
+    """The platform will not take this reply as asked (outside its messaging window, a second
+    private reply to one comment, a route it does not have). Never retried; the message says
+    why and what the agent can do instead."""
+
+    def __init__(self, message: str):
+        super().__init__(message, retryable=False)
+
+
+class Vault(Protocol):
+    """Where an adapter keeps what it must remember between runs and must not leak: a session
+    (Bluesky's JWTs), refreshed OAuth tokens. Backed by the system keyring in the app."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str) -> None: ...
+
+
+class MemoryVault:
+    """A Vault in a dict: for tests, benchmarks and channels that need to remember nothing."""
+
+    def __init__(self, values: dict[str, str] | None = None):
+        self.values = dict(values or {})
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+
 class Adapter(Protocol):
     kind: ClassVar[str]
-    capabilities: ClassVar[Capabilities]
+    capabilities: Capabilities
+    streams: tuple[Stream, ...]
 
-    def poll(self, cursor: str | None) -> Iterator[Page]:
-        """Yield pages of new messages after `cursor`, oldest page first."""
+    def poll(self, cursor: str | None, stream: str = "mentions") -> Iterator[Page]:
+        """Yield pages of new messages after `cursor`, oldest page first. With no cursor (the
+        first poll ever) start from now: the newest page, whose cursor marks the place."""
+        ...
+
+    def backfill(self, since: datetime, stream: str = "mentions") -> Iterator[Page]:
+        """Yield pages of messages published after `since`, newest first, with `cursor=None`.
+        Raise NotAllowed when the platform keeps no history to read."""
         ...
 
     def send(self, message: Outbound) -> SendResult: ...
@@ -137,4 +232,15 @@ class Adapter(Protocol):
         """Look on the platform for a reply already posted for this outbox entry."""
         ...
 
+    def verify(self) -> str:
+        """Check the credentials with one cheap call; say whom they belong to."""
+        ...
+
     def close(self) -> None: ...
+
+
+class Pushing(Protocol):
+    """An adapter with `capabilities.push`: `watch` blocks, calling `wake()` whenever news may
+    be waiting, until `stopped()` is true."""
+
+    def watch(self, wake: Callable[[], None], stopped: Callable[[], bool]) -> None: ...

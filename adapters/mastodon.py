@@ -4,16 +4,13 @@ Polling reads `GET /api/v1/notifications?types[]=mention` forward from a notific
 (`min_id`, then the `Link: rel="prev"` pages). Direct messages arrive the same way, as mentions
 whose status has `visibility: "direct"`. Replies are `POST /api/v1/statuses` with an
 `Idempotency-Key`, so a retried send never posts twice; `find_sent` looks for a reply that was
-posted before a crash.
+posted before a crash. A backfill walks the same list backwards (`Link: rel="next"`).
 
-This module only imports the standard library, httpx and `socialdesk.adapters.base`.
+This module only imports the standard library, httpx and `socialdesk.adapters`.
 """
 
 from __future__ import annotations
 
-import email.utils
-import functools
-import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -23,18 +20,17 @@ from urllib.parse import urlsplit
 import httpx
 
 from socialdesk.adapters.base import (
+    MENTIONS,
     AdapterError,
-    AuthError,
     Capabilities,
     Inbound,
     Outbound,
     Page,
     RateLimit,
-    RateLimited,
     SendResult,
     Skipped,
 )
-
+from socialdesk.adapters.http import JsonApi, header_rate
 from socialdesk.adapters.mastodon_payloads import (  # re-exported: the parsing half of this module's API
     as_id,
     html_to_text,
@@ -49,114 +45,19 @@ __all__ = [
     "html_to_text",
     "id_key",
     "parse_notification",
+    "parse_rate",
     "parse_status",
     "reply_text",
 ]
 
-USER_AGENT = "socialdesk/0.1"
 NOTIFICATIONS = "/api/v1/notifications"
 STATUSES = "/api/v1/statuses"
 VERIFY_CREDENTIALS = "/api/v1/accounts/verify_credentials"
 
-# --- rate limits and errors ----------------------------------------------------------------------
-
 
 def parse_rate(headers: Mapping[str, str]) -> RateLimit | None:
-    limit = headers.get("x-ratelimit-limit")
-    remaining = headers.get("x-ratelimit-remaining")
-    reset = headers.get("x-ratelimit-reset")
-    if limit is None and remaining is None and reset is None:
-        return None
-
-    def _int(value: str | None) -> int | None:
-        try:
-            return int(value.strip()) if value is not None else None
-        except ValueError:
-            return None
-
-    reset_at = parse_datetime(reset.strip()) if reset else None
-    return RateLimit(limit=_int(limit), remaining=_int(remaining), reset_at=reset_at)
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    if value:
-        value = value.strip()
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return max(0.0, (when - datetime.now(UTC)).total_seconds())
-    rate = parse_rate(headers)
-    if rate is not None and rate.reset_at is not None:
-        return max(0.0, (rate.reset_at - datetime.now(UTC)).total_seconds())
-    return None
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        body = json.loads(response.content)
-    except (ValueError, RecursionError):
-        body = None
-    if isinstance(body, dict):
-        parts = [body.get("error"), body.get("error_description")]
-        text = ": ".join(str(p) for p in parts if p)
-        if text:
-            return text[:300]
-    text = response.content[:200].decode("utf-8", "replace").strip()
-    return text or (response.reason_phrase or "no details")
-
-
-def _raise_for_status(response: httpx.Response, what: str) -> None:
-    code = response.status_code
-    if 200 <= code < 300:
-        return
-    if code == 429:
-        raise RateLimited(
-            f"Mastodon rate limit reached while {what} (HTTP 429: {_error_text(response)})",
-            retry_after=_retry_after(response.headers),
-        )
-    if code in (401, 403):
-        raise AuthError(
-            f"Mastodon refused the access token while {what} (HTTP {code}: {_error_text(response)}); "
-            "check the token and its scopes with `socialdesk auth`"
-        )
-    if code == 408:
-        raise AdapterError(f"Mastodon timed out while {what} (HTTP 408)", retryable=True)
-    if 400 <= code < 500:
-        raise AdapterError(
-            f"Mastodon rejected the request while {what} (HTTP {code}): {_error_text(response)}",
-            retryable=False,
-        )
-    if code >= 500:
-        raise AdapterError(
-            f"Mastodon server error while {what} (HTTP {code}): {_error_text(response)}",
-            retryable=True,
-            retry_after=_retry_after(response.headers) if "retry-after" in response.headers else None,
-        )
-    raise AdapterError(
-        f"unexpected HTTP {code} from Mastodon while {what} "
-        f"(location: {response.headers.get('location', '-')}); check the instance URL",
-        retryable=False,
-    )
-
-
-def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return json.loads(response.content)
-    except (ValueError, RecursionError) as exc:
-        size = len(response.content)
-        raise AdapterError(
-            f"Mastodon sent malformed or truncated JSON while {what} ({size} bytes: {exc})",
-            retryable=True,
-        ) from None
+    """Mastodon's `X-RateLimit-*` headers (the reset is an ISO-8601 time)."""
+    return header_rate(headers, "x-ratelimit-", reset="iso")
 
 
 _LINK = re.compile(r'<([^>]*)>\s*;([^,<]*)')
@@ -206,9 +107,9 @@ def _comparable(text: str) -> str:
 
 class MastodonAdapter:
     kind: ClassVar[str] = "mastodon"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        public_reply=True, private_reply=True, dm=True, email=False, max_length=500
-    )
+    capabilities = Capabilities(public_reply=True, private_reply=True, dm=True, email=False, max_length=500,
+                                backfill=True)
+    streams = (MENTIONS,)
 
     def __init__(
         self,
@@ -219,55 +120,17 @@ class MastodonAdapter:
         page_limit: int = 80,
         transport: httpx.BaseTransport | None = None,
     ):
-        base_url = base_url.strip().rstrip("/")
-        if "://" not in base_url:
-            base_url = "https://" + base_url
-        self.base_url = base_url
+        self.api = JsonApi("Mastodon", base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
+                           transport=transport, secrets=[token], rate=parse_rate,
+                           auth_hint="check the token and its scopes with `socialdesk auth test`")
+        self.base_url = self.api.base_url
         self.page_limit = max(1, min(int(page_limit), 80))
-        self.timeout = timeout
-        self._origin = _origin(base_url)
+        self._origin = _origin(self.base_url)
         self._account_id: str | None = None
-        self._client = httpx.Client(
-            base_url=base_url,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "User-Agent": USER_AGENT,
-                "Accept": "application/json",
-            },
-            timeout=httpx.Timeout(timeout),
-            transport=transport,
-            verify=_ssl_context(),
-            follow_redirects=False,
-        )
-
-    # -- HTTP --
-
-    def _request(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self._client.request(method, url, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise AdapterError(
-                f"Mastodon did not answer within {self.timeout:g}s while {what} ({type(exc).__name__})",
-                retryable=True,
-            ) from None
-        except httpx.ConnectError as exc:
-            raise AdapterError(
-                f"cannot reach Mastodon at {self.base_url} while {what} ({exc})", retryable=True
-            ) from None
-        except httpx.HTTPError as exc:
-            raise AdapterError(
-                f"the connection to Mastodon at {self.base_url} failed while {what} "
-                f"({type(exc).__name__}: {exc})",
-                retryable=True,
-            ) from None
-        except (httpx.InvalidURL, ValueError) as exc:
-            raise AdapterError(f"bad Mastodon URL while {what}: {exc}", retryable=False) from None
-        _raise_for_status(response, what)
-        return response
 
     def _get_list(self, url: str, params: Any, what: str) -> tuple[list[Any], httpx.Response]:
-        response = self._request("GET", url, what, params=params)
-        body = _json(response, what)
+        response = self.api.request("GET", url, what, params=params)
+        body = self.api.json(response, what)
         if not isinstance(body, list):
             raise AdapterError(
                 f"Mastodon sent a JSON {type(body).__name__} where a list was expected while {what}",
@@ -275,9 +138,13 @@ class MastodonAdapter:
             )
         return body, response
 
+    def _next_url(self, response: httpx.Response, rel: str) -> str | None:
+        url = parse_link(response.headers.get("link")).get(rel)
+        return url if url and _origin(url) == self._origin else None
+
     # -- polling --
 
-    def poll(self, cursor: str | None) -> Iterator[Page]:
+    def poll(self, cursor: str | None, stream: str = "mentions") -> Iterator[Page]:
         base_params = [("types[]", "mention"), ("limit", str(self.page_limit))]
         if cursor is None:
             # First poll ever: start from now — the newest page only.
@@ -304,11 +171,21 @@ class MastodonAdapter:
             if page.cursor is None or page.cursor == cursor:
                 return  # no id to move on from; never loop on the same page
             cursor = page.cursor
-            prev = parse_link(response.headers.get("link")).get("prev")
-            if prev and _origin(prev) == self._origin:
-                url, params = prev, None
-            else:
-                url, params = NOTIFICATIONS, [*base_params, ("min_id", cursor)]
+            prev = self._next_url(response, "prev")
+            url, params = (prev, None) if prev else (NOTIFICATIONS, [*base_params, ("min_id", cursor)])
+
+    def backfill(self, since: datetime, stream: str = "mentions") -> Iterator[Page]:
+        """Mention notifications from the newest back to `since`, following `rel="next"`."""
+        url: str | None = NOTIFICATIONS
+        params: Any = [("types[]", "mention"), ("limit", str(self.page_limit))]
+        while url:
+            items, response = self._get_list(url, params, "reading older notifications")
+            page = self._page(items, None, response)
+            kept = [m for m in page.messages if m.published_at >= since]
+            yield Page(messages=kept, cursor=None, skipped=page.skipped, rate=page.rate)
+            if not items or len(kept) < len(page.messages):
+                return
+            url, params = self._next_url(response, "next"), None
 
     def _page(self, items: list[Any], cursor: str | None, response: httpx.Response) -> Page:
         messages: list[tuple[tuple[int, str], Inbound]] = []
@@ -347,15 +224,9 @@ class MastodonAdapter:
         if message.language:
             payload["language"] = message.language
         what = "posting a reply"
-        response = self._request(
-            "POST",
-            STATUSES,
-            what,
-            json=payload,
-            headers={"Idempotency-Key": message.idempotency_key},
-        )
-        body = _json(response, what)
-        result = self._result(body, text)
+        response = self.api.request("POST", STATUSES, what, json=payload,
+                                    headers={"Idempotency-Key": message.idempotency_key})
+        result = self._result(self.api.json(response, what), text)
         if result is None:
             raise AdapterError(
                 "Mastodon accepted the reply but its answer has no status id; "
@@ -379,16 +250,22 @@ class MastodonAdapter:
             text=text,
         )
 
+    def _credentials(self) -> dict[str, Any]:
+        return self.api.object("GET", VERIFY_CREDENTIALS, "checking the access token")
+
     def account_id(self) -> str:
         """The id of the account the token belongs to (cached)."""
         if self._account_id is None:
-            what = "checking the access token"
-            body = _json(self._request("GET", VERIFY_CREDENTIALS, what), what)
-            account_id = as_id(body.get("id")) if isinstance(body, dict) else None
+            account_id = as_id(self._credentials().get("id"))
             if account_id is None:
                 raise AdapterError("Mastodon's verify_credentials answer has no account id", retryable=True)
             self._account_id = account_id
         return self._account_id
+
+    def verify(self) -> str:
+        account = self._credentials()
+        self._account_id = as_id(account.get("id")) or self._account_id
+        return f"Mastodon account @{account.get('acct', '?')} (id {self._account_id}) on {self.base_url}"
 
     def find_sent(self, message: Outbound) -> SendResult | None:
         text = reply_text(message)
@@ -410,7 +287,7 @@ class MastodonAdapter:
         return None
 
     def close(self) -> None:
-        self._client.close()
+        self.api.close()
 
     def __enter__(self) -> MastodonAdapter:
         return self
@@ -419,14 +296,6 @@ class MastodonAdapter:
         self.close()
 
 
-@functools.lru_cache(maxsize=1)
-def _ssl_context() -> Any:
-    """httpx's default verifying context, built once: loading the CA bundle costs ~30 ms per
-    client otherwise."""
-    return httpx.create_ssl_context()
-
-
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return (parts.scheme.lower(), parts.netloc.lower())
-
