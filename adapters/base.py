@@ -189,6 +189,15 @@ class NotAllowed(AdapterError):
         super().__init__(message, retryable=False)
 
 
+class CannotVerify(AdapterError):
+    """`find_sent` cannot tell whether an earlier attempt reached the platform (it offers no way
+    to read back what was sent). The sender then parks the reply for a person to check instead
+    of risking a second post."""
+
+    def __init__(self, message: str):
+        super().__init__(message, retryable=False)
+
+
 class Vault(Protocol):
     """Where an adapter keeps what it must remember between runs and must not leak: a session
     (Bluesky's JWTs), refreshed OAuth tokens. Backed by the system keyring in the app."""
@@ -229,7 +238,8 @@ class Adapter(Protocol):
     def send(self, message: Outbound) -> SendResult: ...
 
     def find_sent(self, message: Outbound) -> SendResult | None:
-        """Look on the platform for a reply already posted for this outbox entry."""
+        """Look on the platform for a reply already posted for this outbox entry (called only
+        when an earlier attempt may have reached it). Raise CannotVerify when it cannot tell."""
         ...
 
     def verify(self) -> str:
