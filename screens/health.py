@@ -11,15 +11,6 @@ from socialdesk.text import terminal_safe
 MAX_ERROR = 40
 
 
-def channel_ok(channel: ChannelHealth) -> bool:
-    """A channel is healthy when it has no error, or succeeded again since the last one."""
-    if channel.last_error is None:
-        return True
-    if channel.last_success_at is None or channel.last_error_at is None:
-        return False
-    return fmt.aware(channel.last_success_at) > fmt.aware(channel.last_error_at)
-
-
 def health_line(channels: list[ChannelHealth] | None, error: str | None = None) -> Text:
     """`● mastodon rate 298  ✖ x: 429 Too Many Requests 3m ago` (rate: calls remaining).
 
@@ -38,7 +29,7 @@ def health_line(channels: list[ChannelHealth] | None, error: str | None = None) 
         if index:
             line.append("  ")
         name = terminal_safe(channel.name, single_line=True)
-        if channel_ok(channel):
+        if channel.ok:
             line.append("● ", style="green")
             line.append(name)
             if channel.rate_remaining is not None:

@@ -7,12 +7,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, literal, or_, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, delete, func, literal, or_, select, text, update
+from sqlalchemy.orm import Session, aliased
 
 from . import audit
 from .ingest import _upsert
-from .models import Agent, Alert, Channel, Contact, Conversation, Customer, Message, Outbox, Team, UTCDateTime, utcnow
+from .models import (Agent, Alert, Channel, Contact, Conversation, Customer, Message, Outbox, StreamHealth, Team,
+                     UTCDateTime, utcnow)
 from .views import STATUSES, OutboxView
 
 IN_DOUBT_AFTER = timedelta(seconds=60)
@@ -31,6 +32,11 @@ class OutboxClaim:
     recipient: str | None
     attempts: int
     in_doubt: bool
+    recipient_id: str | None = None  # the answered message's author, as the platform knows them
+    reply_to_kind: str | None = None
+    reply_to_at: datetime | None = None
+    reply_ref: str | None = None
+    automatic: bool = False
 
 
 def ensure_channel(session: Session, name: str, kind: str, handle: str | None = None) -> int:
@@ -117,14 +123,20 @@ def claim_outbox(session: Session, *, limit: int = 20, now: datetime | None = No
     sender that stopped mid-send (in doubt: the sender must look before it posts again)."""
     now = now or utcnow()
     audit.begin_write(session)
+    answered = aliased(Message)
     rows = session.execute(
-        select(Outbox, Channel.name).join(Channel, Channel.id == Outbox.channel_id)
+        select(Outbox, Channel.name, answered.kind, answered.published_at, answered.reply_ref,
+               Contact.platform_user_id)
+        .join(Channel, Channel.id == Outbox.channel_id)
+        .outerjoin(answered, and_(answered.channel_id == Outbox.channel_id, answered.platform_id == Outbox.in_reply_to))
+        .outerjoin(Contact, Contact.id == answered.author_contact_id)
         .where(_due(now, in_doubt_after)).order_by(Outbox.id).limit(limit)).all()
     claims = []
-    for entry, channel in rows:
+    for entry, channel, kind, published_at, reply_ref, recipient_id in rows:
         claims.append(OutboxClaim(entry.id, channel, entry.idempotency_key, entry.text, entry.visibility,
                                   entry.in_reply_to, entry.recipient, entry.attempts + 1,
-                                  in_doubt=entry.state == "sending"))
+                                  in_doubt=entry.state == "sending", recipient_id=recipient_id, reply_to_kind=kind,
+                                  reply_to_at=published_at, reply_ref=reply_ref, automatic=entry.automatic))
         entry.state, entry.claimed_at, entry.attempts = "sending", now, entry.attempts + 1
     return claims
 
@@ -206,15 +218,21 @@ def set_status(session: Session, conversation_id: int, status: str, resolution_c
     return changed
 
 
-def record_poll(session: Session, channel_id: int, *, error: str | None = None,
-                rate_remaining: int | None = None) -> None:
-    """Channel health as the screens show it: last success, last error, rate-limit remaining.
-    Not a change of anyone's work, so neither audited nor counted as a change."""
+def record_poll(session: Session, channel_id: int, stream: str, *, error: str | None = None,
+                rate: tuple[int | None, int | None, datetime | None] | None = None) -> None:
+    """A stream's health as the screens show it: last success, last error, the rate limit
+    (limit, remaining, reset time). Not a change of anyone's work: neither audited nor counted."""
     now = utcnow()
     values: dict = {"last_error": error, "last_error_at": now} if error else {"last_success_at": now}
-    if rate_remaining is not None:
-        values["rate_remaining"] = rate_remaining
-    session.execute(update(Channel).where(Channel.id == channel_id).values(**values))
+    if rate is not None:
+        values["rate_limit"], values["rate_remaining"], values["rate_reset_at"] = rate
+    stmt = _upsert(session)(StreamHealth).values(channel_id=channel_id, stream=stream, **values)
+    session.execute(stmt.on_conflict_do_update(index_elements=["channel_id", "stream"], set_=values))
+
+
+def clear_health(session: Session, channel_id: int, stream: str) -> None:
+    """Forget a stream's health (a channel that could not start and now has)."""
+    session.execute(delete(StreamHealth).where(StreamHealth.channel_id == channel_id, StreamHealth.stream == stream))
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,8 @@ class IngestItem:
     alerts: tuple[str, ...] = ()
     author_recent: str | None = None  # JSON: the author's last texts after this message
     acknowledgement: str | None = None  # an automated out-of-hours reply to queue
+    reply_ref: str | None = None  # the adapter's note of how to answer it
+    edited_at: datetime | None = None  # set when the platform says the text was changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,8 @@ class IngestResult:
     duplicates: int
     new_conversations: int
     conversation_ids: tuple[int, ...] = field(default=(), repr=False)
+    edited: int = 0
+    deleted: int = 0
 
 
 def _upsert(session: Session):
@@ -96,7 +100,7 @@ CONVERSATION_COLUMNS = ("id", "status", "priority", "contact_id", "channel_id", 
                         "sentiment", "region", "reasons", "sensitive")
 MESSAGE_COLUMNS = ("id", "conversation_id", "channel_id", "platform_id", "direction", "visibility", "kind",
                    "text", "author_contact_id", "in_reply_to", "url", "language", "published_at", "likes",
-                   "reposts", "replies", "is_repost", "raw", "created_at")
+                   "reposts", "replies", "is_repost", "raw", "created_at", "reply_ref", "edited_at")
 
 
 def _contact_ids(bulk: Bulk, channel_id: int, items: list[IngestItem]) -> dict[str, int]:
@@ -112,9 +116,10 @@ def _contact_ids(bulk: Bulk, channel_id: int, items: list[IngestItem]) -> dict[s
 
 def write_batch(
     session: Session, channel_id: int, items: list[IngestItem], *,
-    cursor: tuple[str, str | None] | None = None, actor: str = "ingest",
+    cursor: tuple[str, str | None] | None = None, actor: str = "ingest", deleted: list[str] | None = None,
 ) -> IngestResult:
-    """Store a page. The caller's transaction commits it; run it inside `sessions.begin()`."""
+    """Store a page: new messages, edits of stored ones, deletions the platform reported, and
+    the cursor. The caller's transaction commits it; run it inside `sessions.begin()`."""
     audit.begin_write(session)
     unique = list({it.platform_id: it for it in items}.values())
     unique.sort(key=lambda it: it.published_at)
@@ -127,12 +132,58 @@ def write_batch(
     result = IngestResult(0, len(items) - len(fresh), 0)
     if fresh:
         result = _store_fresh(session, channel_id, fresh, duplicates=len(items) - len(fresh))
+    events = []
+    edits = [it for it in unique if it.platform_id in seen and it.edited_at is not None]
+    if edits:
+        events += _apply_edits(session, channel_id, edits)
+    if deleted:
+        events += _apply_deletions(session, channel_id, deleted)
     if cursor is not None:
         save_cursor(session, channel_id, *cursor)
     audit.record(session, actor, [audit.Event("ingest", "channel", channel_id, {
         "stored": result.stored, "duplicates": result.duplicates,
-        "new_conversations": list(result.conversation_ids), "cursor": cursor[1] if cursor else None})])
-    return result
+        "new_conversations": list(result.conversation_ids), "cursor": cursor[1] if cursor else None}), *events])
+    edited = sum(e.action == "message.edited" for e in events)
+    return IngestResult(result.stored, result.duplicates - edited, result.new_conversations, result.conversation_ids,
+                        edited=edited, deleted=len(events) - edited)
+
+
+def _apply_edits(session: Session, channel_id: int, edits: list[IngestItem]) -> list[audit.Event]:
+    """New text for stored messages the author changed (only a newer edit replaces an older
+    one); the conversation's snippet follows when the edited message started it."""
+    stored = {pid: (mid, cid, published, edited) for pid, mid, cid, published, edited in session.execute(
+        select(Message.platform_id, Message.id, Message.conversation_id, Message.published_at, Message.edited_at)
+        .where(Message.channel_id == channel_id, Message.direction == "in",
+               Message.platform_id.in_([it.platform_id for it in edits])))}
+    events = []
+    for it in edits:
+        found = stored.get(it.platform_id)
+        if found is None or (found[3] is not None and found[3] >= it.edited_at):
+            continue
+        mid, cid, published, _ = found
+        session.execute(update(Message).where(Message.id == mid).values(
+            text=it.text, edited_at=it.edited_at, raw=it.raw, reply_ref=it.reply_ref or Message.reply_ref))
+        session.execute(update(Conversation).where(Conversation.id == cid).values(
+            snippet=case((Conversation.published_at == published, " ".join(it.text[:400].split())[:SNIPPET]),
+                         else_=Conversation.snippet),
+            version=Conversation.version + 1, updated_at=utcnow()))
+        events.append(audit.Event("message.edited", "conversation", cid, {"message": mid}))
+    return events
+
+
+def _apply_deletions(session: Session, channel_id: int, platform_ids: list[str]) -> list[audit.Event]:
+    """Mark messages their authors deleted. The text stays: the team may have to answer for
+    what was said, and the timeline shows it as deleted."""
+    rows = session.execute(select(Message.id, Message.conversation_id).where(
+        Message.channel_id == channel_id, Message.platform_id.in_(platform_ids),
+        Message.deleted_at.is_(None))).all()
+    if not rows:
+        return []
+    now = utcnow()
+    session.execute(update(Message).where(Message.id.in_([mid for mid, _ in rows])).values(deleted_at=now))
+    session.execute(update(Conversation).where(Conversation.id.in_({cid for _, cid in rows})).values(
+        version=Conversation.version + 1, updated_at=now))
+    return [audit.Event("message.deleted", "conversation", cid, {"message": mid}) for mid, cid in rows]
 
 
 def _names_to_ids(session: Session, starters: list[IngestItem]) -> tuple[dict, dict]:
@@ -159,11 +210,11 @@ def _alerts_and_acknowledgements(session: Session, bulk: Bulk, channel_id: int, 
                 raised.discard(message)
         if it.acknowledgement:
             ack_rows.append((conv_id, channel_id, uuid.uuid4().hex, it.acknowledgement, it.visibility,
-                             it.platform_id, it.author_handle, "queued", 0, now, now))
+                             it.platform_id, it.author_handle, "queued", 0, now, now, True))
             acked.append({"cid": contacts[it.author_id]})
     bulk.insert("alerts", ("at", "kind", "message", "conversation_id"), alert_rows)
     bulk.insert("outbox", ("conversation_id", "channel_id", "idempotency_key", "text", "visibility", "in_reply_to",
-                           "recipient", "state", "attempts", "next_attempt_at", "created_at"), ack_rows)
+                           "recipient", "state", "attempts", "next_attempt_at", "created_at", "automatic"), ack_rows)
     if acked:
         session.connection().execute(
             update(Contact).where(Contact.id == bindparam("cid")).values(acknowledged_at=utcnow()), acked)
@@ -217,7 +268,8 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
         seen[1] = max(seen[1], it.published_at)
         rows.append((message_id, conv_id, channel_id, it.platform_id, "in", it.visibility, it.kind, it.text,
                      contacts[it.author_id], it.in_reply_to, it.url, it.language, bulk.time(it.published_at),
-                     it.likes, it.reposts, it.replies, it.is_repost, it.raw, now))
+                     it.likes, it.reposts, it.replies, it.is_repost, it.raw, now, it.reply_ref,
+                     bulk.time(it.edited_at) if it.edited_at else None))
     teams, agents = _names_to_ids(session, starters)
     conversation_rows = [
         (conv_id, it.status, it.priority, contacts[it.author_id], channel_id, it.visibility == "private",

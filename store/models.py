@@ -89,10 +89,21 @@ class Channel(Base):
     kind: Mapped[str] = mapped_column(String(20))
     handle: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StreamHealth(Base):
+    """How each thing a channel polls is doing, as the screens show it. Stream "setup" holds a
+    channel that could not start (no credentials, a bad setting)."""
+
+    __tablename__ = "stream_health"
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(40), primary_key=True)
     last_success_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
+    rate_limit: Mapped[int | None]
     rate_remaining: Mapped[int | None]
+    rate_reset_at: Mapped[datetime | None]
 
 
 class Cursor(Base):
@@ -225,6 +236,9 @@ class Message(Base):
     replies: Mapped[int] = mapped_column(default=0)
     is_repost: Mapped[bool] = mapped_column(default=False)
     raw: Mapped[str | None] = mapped_column(Text)
+    reply_ref: Mapped[str | None] = mapped_column(Text)  # the adapter's note of how to answer it
+    edited_at: Mapped[datetime | None]  # the author changed the text after posting
+    deleted_at: Mapped[datetime | None]  # the author deleted it; the text stays for the record
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -245,6 +259,7 @@ class Outbox(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     approval_reason: Mapped[str | None] = mapped_column(Text)  # why it waits for a supervisor
+    automatic: Mapped[bool] = mapped_column(default=False)  # an acknowledgement nobody typed
     approved_by: Mapped[str | None] = mapped_column(String(80))
     claimed_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]

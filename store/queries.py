@@ -25,6 +25,7 @@ from .models import (
     Message,
     Meta,
     Outbox,
+    StreamHealth,
     Tag,
     Team,
     agent_teams,
@@ -43,6 +44,7 @@ from .views import (
     QueueFilter,
     QueueRow,
 )
+from .views import StreamHealth as StreamHealthView
 
 _OPEN = text(f"conversations.{OPEN_SQL}")
 _DONE = text(f"conversations.{DONE_SQL}")
@@ -164,7 +166,8 @@ def conversation_detail(session: Session, conversation_id: int) -> ConversationD
         MessageView(id=m.id, direction=m.direction, kind=m.kind, visibility=m.visibility,
                     channel=channels.get(m.channel_id, "?"),
                     author_handle=handle or (agent or ""), author_name=name or "",
-                    text=m.text, published_at=m.published_at, platform_id=m.platform_id, url=m.url)
+                    text=m.text, published_at=m.published_at, platform_id=m.platform_id, url=m.url,
+                    edited_at=m.edited_at, deleted_at=m.deleted_at)
         for m, handle, name, agent in session.execute(
             select(Message, author.handle, author.display_name, Agent.name)
             .outerjoin(author, author.id == Message.author_contact_id)
@@ -212,9 +215,12 @@ def pending_approvals(session: Session) -> list[tuple[int, int, str, str]]:
 
 
 def channel_health(session: Session) -> list[ChannelHealth]:
-    return [ChannelHealth(name=c.name, kind=c.kind, last_success_at=c.last_success_at,
-                          last_error=c.last_error, last_error_at=c.last_error_at,
-                          rate_remaining=c.rate_remaining)
+    streams: dict[int, list[StreamHealthView]] = defaultdict(list)
+    for h in session.execute(select(StreamHealth).order_by(StreamHealth.stream)).scalars():
+        streams[h.channel_id].append(StreamHealthView(
+            h.stream, h.last_success_at, h.last_error, h.last_error_at, h.rate_limit, h.rate_remaining,
+            h.rate_reset_at))
+    return [ChannelHealth(name=c.name, kind=c.kind, streams=tuple(streams[c.id]))
             for c in session.execute(select(Channel).order_by(Channel.name)).scalars()]
 
 

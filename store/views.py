@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 OPEN_STATUSES = ("new", "open", "pending")
 DONE_STATUSES = ("resolved", "closed")
 STATUSES = ("new", "open", "pending", "resolved", "closed")
@@ -66,6 +67,8 @@ class MessageView:
     published_at: datetime
     platform_id: str
     url: str | None
+    edited_at: datetime | None = None  # the author changed it after posting (the text is the new one)
+    deleted_at: datetime | None = None  # the author deleted it on the platform
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +119,63 @@ class AlertView:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamHealth:
+    """One polled stream of a channel (mentions, DMs…; "setup" when the channel cannot start)."""
+
+    stream: str
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    rate_limit: int | None = None
+    rate_remaining: int | None = None
+    rate_reset_at: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        """No error, or a success since the last one."""
+        if self.last_error is None:
+            return True
+        if self.last_success_at is None or self.last_error_at is None:
+            return False
+        return self.last_success_at > self.last_error_at
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelHealth:
+    """A channel's health: its streams', summed up for a status line."""
+
     name: str
     kind: str
-    last_success_at: datetime | None
-    last_error: str | None
-    last_error_at: datetime | None
-    rate_remaining: int | None
+    streams: tuple[StreamHealth, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.streams)
+
+    @property
+    def last_success_at(self) -> datetime | None:
+        return max((s.last_success_at for s in self.streams if s.last_success_at), default=None)
+
+    @property
+    def _failing(self) -> StreamHealth | None:
+        failing = [s for s in self.streams if not s.ok]
+        return max(failing, key=lambda s: s.last_error_at or _NEVER, default=None)
+
+    @property
+    def last_error(self) -> str | None:
+        """The newest error of a failing stream (named when the channel polls several)."""
+        failing = self._failing
+        if failing is None:
+            return None
+        named = len(self.streams) > 1 and failing.stream != "setup"
+        return f"{failing.stream}: {failing.last_error}" if named else failing.last_error
+
+    @property
+    def last_error_at(self) -> datetime | None:
+        failing = self._failing
+        return failing.last_error_at if failing else None
+
+    @property
+    def rate_remaining(self) -> int | None:
+        """The tightest of the streams' remaining calls."""
+        return min((s.rate_remaining for s in self.streams if s.rate_remaining is not None), default=None)

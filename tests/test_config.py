@@ -14,6 +14,7 @@ from socialdesk.config import (
     CHANNEL_KINDS,
     AgentConfig,
     ChannelConfig,
+    CredentialsConfig,
     Config,
     ConfigError,
     LogConfig,
@@ -69,8 +70,11 @@ def test_example_file_loads_and_matches_the_documented_setup(tmp_path: Path) -> 
     assert config.store.effective_url == default_store_url()
     assert config.log.level == "info"
 
-    demo, mastodon = config.channels
+    demo, mastodon, *others = config.channels
     assert (demo.name, demo.kind, demo.interval, demo.enabled) == ("demo", "simulator", 2.0, True)
+    # One example of every kind, disabled until its credentials are stored.
+    assert sorted(c.kind for c in config.channels) == sorted(CHANNEL_KINDS)
+    assert not any(c.enabled for c in others)
     assert (mastodon.name, mastodon.kind, mastodon.enabled) == ("brand-mastodon", "mastodon", False)
     assert mastodon.base_url == "https://mastodon.social"
     assert mastodon.handle
@@ -91,6 +95,7 @@ def test_example_file_documents_every_key_of_every_section() -> None:
     models: dict[str, type[BaseModel]] = {
         "store": StoreConfig,
         "log": LogConfig,
+        "credentials": CredentialsConfig,
         "channels": ChannelConfig,
         "teams": TeamConfig,
         "agents": AgentConfig,
@@ -218,11 +223,11 @@ def test_env_values_are_toml_scalars_when_possible(tmp_path: Path) -> None:
         ),
         (
             {"SOCIALDESK_SHOP__URL": "x"},
-            "SOCIALDESK_SHOP__URL: unknown section 'shop' (variables can set keys of store, log, rules)",
+            "SOCIALDESK_SHOP__URL: unknown section 'shop' (variables can set keys of store, log, rules, credentials)",
         ),
         (
             {"SOCIALDESK_CHANNELS__NAME": "x"},
-            "SOCIALDESK_CHANNELS__NAME: unknown section 'channels' (variables can set keys of store, log, rules)",
+            "SOCIALDESK_CHANNELS__NAME: unknown section 'channels' (variables can set keys of store, log, rules, credentials)",
         ),
     ],
 )
@@ -288,7 +293,7 @@ def test_unknown_channel_kind(tmp_path: Path) -> None:
 
 def test_out_of_range_value(tmp_path: Path) -> None:
     message = error_of(tmp_path, TWO_CHANNELS.format(kind="x", extra="page_limit = 500"))
-    assert message == "bad.toml:10: channels[1].page_limit: input should be less than or equal to 80, got 500"
+    assert message == "bad.toml:10: channels[1].page_limit: input should be less than or equal to 100, got 500"
 
 
 def test_missing_required_key_points_at_its_table(tmp_path: Path) -> None:
@@ -365,7 +370,7 @@ def test_models_are_frozen_and_defaults_match_the_contract() -> None:
     assert (channel.interval, channel.enabled, channel.page_limit, channel.max_length) == (
         30.0,
         True,
-        80,
+        None,
         None,
     )
     with pytest.raises(ValidationError):
@@ -377,6 +382,17 @@ def test_models_are_frozen_and_defaults_match_the_contract() -> None:
         config.rules.priority.private_points,
     ) == (10_000, 60, 10)
     assert config.log.level == "info" and config.keymap == {} and config.source is None
+
+
+def test_channel_keys_are_checked_against_the_channel_kind(tmp_path: Path) -> None:
+    message = error_of(tmp_path, TWO_CHANNELS.format(kind="x", extra='imap_host = "imap.example.com"'))
+    assert message == "bad.toml:10: channels[1].imap_host: imap_host applies to email channels only, not to x"
+    message = error_of(tmp_path, TWO_CHANNELS.format(kind="email", extra='address = "help@example.com"'))
+    assert message.endswith("channels[1].imap_host: an email channel needs imap_host")
+    message = error_of(tmp_path, TWO_CHANNELS.format(kind="email", extra='address = "help"'))
+    assert "channels[1].address: expected an email address like support@example.com, got 'help'" in message
+    message = error_of(tmp_path, TWO_CHANNELS.format(kind="telegram", extra="long_poll = 90"))
+    assert message == "bad.toml:10: channels[1].long_poll: input should be less than or equal to 50, got 90"
 
 
 def test_cross_checks_also_guard_models_built_in_code() -> None:

@@ -178,7 +178,7 @@ async def test_hostile_text_shows_literally_without_control_characters(desk):
             platform_id="evil-1", kind="mention", visibility="public", text=HOSTILE, published_at=T0,
             author_id="e1", author_handle="[red]mallory[/]", author_name="\x1b]8;;x\x07Mal", priority=99,
             tags=("[b]tag[/b]",))])
-        commands.record_poll(s, channel_id, error="HTTP 429 [b]slow down[/b]\x1b[2J")
+        commands.record_poll(s, channel_id, "mentions", error="HTTP 429 [b]slow down[/b]\x1b[2J")
     app = SocialdeskApp(desk)
     async with app.run_test(size=(140, 30), notifications=True) as pilot:
         await settle(pilot)

@@ -27,7 +27,7 @@ def snapshot_desk(tmp_path, monkeypatch):
     desk = Desk(sessions, "alice")
     seed_conversations(desk, 60)
     with sessions.begin() as s:
-        commands.record_poll(s, commands.ensure_channel(s, "demo", "simulator"), rate_remaining=298)
+        commands.record_poll(s, commands.ensure_channel(s, "demo", "simulator"), "mentions", rate=(300, 298, None))
     yield desk
     engine.dispose()
 

@@ -9,6 +9,7 @@ from .models import (
     ChannelConfig,
     ChannelKind,
     Config,
+    CredentialsConfig,
     LogConfig,
     StoreConfig,
     TeamConfig,
@@ -18,6 +19,6 @@ from .rules import RulesConfig
 
 __all__ = [
     "CHANNEL_KINDS", "CONFIG_FILE_NAME", "ENV_PREFIX", "AgentConfig", "ChannelConfig", "ChannelKind", "Config",
-    "ConfigError", "LogConfig", "RulesConfig", "StoreConfig", "TeamConfig", "default_store_url", "load_config",
-    "summary", "user_config_file",
+    "ConfigError", "CredentialsConfig", "LogConfig", "RulesConfig", "StoreConfig", "TeamConfig",
+    "default_store_url", "load_config", "summary", "user_config_file",
 ]

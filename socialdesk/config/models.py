@@ -9,10 +9,11 @@ import platformdirs
 from pydantic import Field, field_validator, model_validator
 
 from .base import LocatedError, Model, Name
+from .channels import CHANNEL_KINDS, ChannelConfig, ChannelKind
 from .rules import RulesConfig, check_references
 
-CHANNEL_KINDS = ("mastodon", "bluesky", "x", "facebook", "instagram", "telegram", "email", "simulator")
-ChannelKind = Literal["mastodon", "bluesky", "x", "facebook", "instagram", "telegram", "email", "simulator"]
+__all__ = ["CHANNEL_KINDS", "ChannelConfig", "ChannelKind"]  # re-exported from .channels
+
 CONFIG_FILE_NAME = "socialdesk.toml"
 
 
@@ -35,31 +36,6 @@ class StoreConfig(Model):
         return self.url or default_store_url()
 
 
-class ChannelConfig(Model):
-    name: Name
-    kind: ChannelKind
-    base_url: str | None = None
-    handle: str | None = None
-    interval: float = Field(default=30.0, ge=1)  # seconds between polls
-    enabled: bool = True
-    page_limit: int = Field(default=80, ge=1, le=80)
-    max_length: int | None = Field(default=None, ge=1)  # overrides the adapter's reply length limit
-
-    @field_validator("kind", mode="before")
-    @classmethod
-    def _known_kind(cls, value: Any) -> Any:
-        if isinstance(value, str) and value not in CHANNEL_KINDS:
-            raise ValueError(f"unknown channel kind {value!r} (expected one of {', '.join(CHANNEL_KINDS)})")
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        return value
-
-
 class TeamConfig(Model):
     name: Name
     tags: list[str] = []  # conversations with one of these tags come to this team
@@ -78,6 +54,11 @@ class AgentConfig(Model):
     in_training: bool = False  # their replies wait for a supervisor's approval
 
 
+class CredentialsConfig(Model):
+    backend: Literal["system", "encrypted-file"] = "system"
+    file: str | None = None  # the encrypted file; None: credentials.enc in the user data dir
+
+
 class LogConfig(Model):
     level: Literal["debug", "info", "warning", "error"] = "info"
     file: str | None = None
@@ -91,6 +72,7 @@ class Config(Model):
     rules: RulesConfig = RulesConfig()
     keymap: dict[str, str] = {}  # binding id -> keys, e.g. "queue.open" = "enter,o"
     log: LogConfig = LogConfig()
+    credentials: CredentialsConfig = CredentialsConfig()
     source: Path | None = None  # the file that was read; None for built-in defaults
 
     @field_validator("keymap", mode="before")

@@ -36,6 +36,7 @@ class Prepared:
     items: list[IngestItem]
     cursor: str | None
     skipped: int
+    deleted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ def mention_of(message: Inbound, channel: ChannelRef, text: str) -> Mention:
                    visibility=message.visibility, author_id=author.platform_id, author_handle=author.handle,
                    published_at=message.published_at, followers=author.followers, verified=author.verified,
                    bot=author.bot, is_repost=message.is_repost, likes=message.likes, reposts=message.reposts,
-                   replies=message.replies, language=message.language, location=author.location)
+                   replies=message.replies, language=message.language, location=author.location,
+                   auto_generated=message.auto_generated)
 
 
 def to_item(message: Inbound, text: str, verdict: Verdict, *, sla_minutes: int, recent: tuple[str, ...],
@@ -69,7 +71,8 @@ def to_item(message: Inbound, text: str, verdict: Verdict, *, sla_minutes: int, 
         sla_minutes=None if verdict.noise else sla_minutes,
         reasons=tuple((r.label, r.points) for r in verdict.reasons), team=verdict.team,
         sentiment=verdict.sentiment, region=verdict.region, sensitive=verdict.sensitive, alerts=verdict.alerts,
-        author_recent=orjson.dumps(recent).decode(), acknowledgement=acknowledgement)
+        author_recent=orjson.dumps(recent).decode(), acknowledgement=acknowledgement, reply_ref=message.reply_ref,
+        edited_at=message.edited_at)
 
 
 class Ingestor:
@@ -112,7 +115,7 @@ class Ingestor:
                                  acknowledgement=ack))
         if agents:
             items = self._route(items, agents)
-        return Prepared(items, page.cursor, len(page.skipped))
+        return Prepared(items, page.cursor, len(page.skipped), tuple(page.deleted))
 
     def _route(self, items: list[IngestItem], agents) -> list[IngestItem]:
         states = [AgentState(name=a.name, teams=a.teams, skills=a.skills, status=a.status, load=a.load, cap=a.cap)
@@ -128,7 +131,8 @@ class Ingestor:
         """One transaction with the page's cursor."""
         cursor = (stream, prepared.cursor) if prepared.cursor is not None else None
         with self.sessions.begin() as session:
-            return write_batch(session, self.channel.id, prepared.items, cursor=cursor)
+            return write_batch(session, self.channel.id, prepared.items, cursor=cursor,
+                               deleted=list(prepared.deleted))
 
     def ingest_page(self, page: Page, stream: str = "mentions") -> IngestResult:
         return self.store(self.prepare(page), stream)

@@ -2,7 +2,9 @@
 
 An entry is marked `sending` (committed) before the adapter is called. If the process dies
 there, the entry is *in doubt*: the next sender first asks the platform whether the reply is
-already posted (`find_sent`), and only then posts again with the same idempotency key."""
+already posted (`find_sent`), and only then posts again with the same idempotency key. A
+platform that cannot be asked (`CannotVerify`) gets no second attempt: the reply is parked as
+failed with what the agent should check, because a public reply must never go out twice."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from socialdesk.adapters.base import Adapter, AdapterError, Outbound
+from socialdesk.adapters.base import Adapter, AdapterError, CannotVerify, Outbound
 from socialdesk.store import commands
 
+from .credentials import redact
 from .poller import backoff_delay
 
 log = logging.getLogger(__name__)
@@ -46,11 +49,16 @@ class Sender:
             return
         message = Outbound(idempotency_key=claim.idempotency_key, text=claim.text,
                            visibility=claim.visibility, in_reply_to=claim.in_reply_to,  # type: ignore[arg-type]
-                           recipient=claim.recipient)
+                           recipient=claim.recipient, recipient_id=claim.recipient_id,
+                           reply_to_kind=claim.reply_to_kind, reply_to_at=claim.reply_to_at,
+                           reply_ref=claim.reply_ref, automatic=claim.automatic)
         try:
             result = adapter.find_sent(message) if claim.in_doubt else None
             if result is None:
                 result = adapter.send(message)
+        except CannotVerify as exc:
+            self._fail(claim, f"not sent again: an earlier attempt may have reached {claim.channel}. {exc}", None)
+            return
         except AdapterError as exc:
             retry = exc.retryable and claim.attempts < MAX_ATTEMPTS
             self._fail(claim, str(exc), backoff_delay(claim.attempts, exc.retry_after) if retry else None)
@@ -65,6 +73,7 @@ class Sender:
         log.info("outbox %s: sent as %s on %s", claim.id, result.platform_id, claim.channel)
 
     def _fail(self, claim: commands.OutboxClaim, error: str, retry_in: float | None) -> None:
+        error = redact(error)
         log.warning("outbox %s: %s (%s)", claim.id, error,
                     f"retry in {retry_in:.0f}s" if retry_in is not None else "gave up")
         with self.sessions.begin() as s:

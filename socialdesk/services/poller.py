@@ -1,5 +1,6 @@
-"""One channel's poll: read the cursor, store each page with its cursor, record channel health,
-and back off (with jitter) after a failure without ever stopping."""
+"""One channel stream's poll: read the cursor, store each page with its cursor, record the
+stream's health, and back off (with jitter) after a failure without ever stopping. A stream
+whose rate limit is spent waits for its reset instead of asking again."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import threading
 import time
 from collections.abc import Callable
 
+from datetime import UTC, datetime
+
 from sqlalchemy.orm import Session, sessionmaker
 
-from socialdesk.adapters.base import Adapter, AdapterError
+from socialdesk.adapters.base import Adapter, AdapterError, RateLimit
 from socialdesk.store import commands, queries
 
+from .credentials import redact
 from .ingest import Ingestor
 from .pipeline import prefetch
 
@@ -22,10 +26,12 @@ MAX_BACKOFF = 300.0
 
 
 def backoff_delay(failures: int, retry_after: float | None, rng: random.Random | None = None) -> float:
-    """The server's word if it gave one, else exponential from 2 s capped at 5 min; ±20 % jitter
-    so a team's pollers do not retry in step."""
-    base = retry_after if retry_after is not None else min(MAX_BACKOFF, 2.0 ** failures)
-    return max(0.5, base * (rng or random).uniform(0.8, 1.2))
+    """The server's word if it gave one (never less: up to 20 % more), else exponential from
+    2 s capped at 5 min, ±20 %: jitter, so a team's pollers do not retry in step."""
+    rng = rng or random
+    if retry_after is not None:
+        return max(0.5, retry_after * rng.uniform(1.0, 1.2))
+    return max(0.5, min(MAX_BACKOFF, 2.0 ** failures) * rng.uniform(0.8, 1.2))
 
 
 class ChannelPoller:
@@ -54,36 +60,42 @@ class ChannelPoller:
 
     def _poll(self) -> int:
         stored = 0
-        rate = None
+        rate: RateLimit | None = None
         try:
             with self.sessions() as s:
                 cursor = queries.cursor(s, self.channel_id, self.stream) or self.initial_cursor
-            pages = ((page, self.ingestor.prepare(page)) for page in self.adapter.poll(cursor))
+            pages = ((page, self.ingestor.prepare(page)) for page in self.adapter.poll(cursor, self.stream))
             for page, prepared in prefetch(pages):
                 stored += self.ingestor.store(prepared, self.stream).stored
-                rate = page.rate
+                rate = page.rate or rate
         except AdapterError as exc:
             self.failures += 1
             delay = backoff_delay(self.failures, exc.retry_after)
             if not exc.retryable:
                 delay = max(delay, 60.0)
             self.not_before = self._clock() + delay
-            self._health(f"{exc} (retrying in {delay:.0f}s)")
-            log.warning("channel %s: %s; next try in %.1fs", self.name, exc, delay)
+            message = redact(str(exc))
+            self._health(f"{message} (retrying in {delay:.0f}s)")
+            log.warning("channel %s %s: %s; next try in %.1fs", self.name, self.stream, message, delay)
         except Exception as exc:  # a bug must not stop the scheduler: show it and go on
             self.failures += 1
             self.not_before = self._clock() + backoff_delay(self.failures, None)
-            self._health(f"internal error: {exc.__class__.__name__}: {exc}")
-            log.exception("channel %s: poll failed", self.name)
+            self._health(redact(f"internal error: {exc.__class__.__name__}: {exc}"))
+            log.exception("channel %s %s: poll failed", self.name, self.stream)
         else:
             self.failures = 0
-            self._health(None, rate.remaining if rate else None)
+            self._health(None, rate)
+            if rate is not None and rate.remaining == 0 and rate.reset_at is not None:
+                # Spent: asking again before the reset only earns a 429.
+                wait = (rate.reset_at - datetime.now(UTC)).total_seconds()
+                self.not_before = self._clock() + backoff_delay(0, max(wait, 0.0))
         self.stored += stored
         return stored
 
-    def _health(self, error: str | None, rate_remaining: int | None = None) -> None:
+    def _health(self, error: str | None, rate: RateLimit | None = None) -> None:
         try:
             with self.sessions.begin() as s:
-                commands.record_poll(s, self.channel_id, error=error, rate_remaining=rate_remaining)
+                commands.record_poll(s, self.channel_id, self.stream, error=error,
+                                     rate=(rate.limit, rate.remaining, rate.reset_at) if rate else None)
         except Exception:
             log.exception("channel %s: could not record its health", self.name)

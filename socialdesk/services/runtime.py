@@ -1,4 +1,5 @@
-"""The running pipeline on APScheduler: one poller per enabled channel, the outbox sender and
+"""The running pipeline on APScheduler: one poller per enabled channel and stream (mentions,
+DMs…), a watcher thread per channel that can wait for news (IMAP IDLE), the outbox sender and
 the maintenance job (SLA, overflow, spikes, alert delivery).
 
 Used by the TUI (embedded mode), `socialdesk serve` and `socialdesk demo`."""
@@ -6,6 +7,7 @@ Used by the TUI (embedded mode), `socialdesk serve` and `socialdesk demo`."""
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -13,12 +15,13 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
-from socialdesk.adapters.base import Adapter
+from socialdesk.adapters.base import Adapter, AdapterError
 from socialdesk.config import ChannelConfig, Config
 from socialdesk.rules.engine import RuleSet
 from socialdesk.store import commands
 
-from .credentials import MissingCredentials, token_for
+from .channels import ChannelUnavailable, build_adapter
+from .credentials import CredentialError, Credentials
 from .desk import ChannelLimits, Desk
 from .ingest import ChannelRef, Ingestor
 from .maintenance import Maintenance
@@ -31,21 +34,21 @@ SIMULATOR_TOKEN = "simulator"
 MAINTENANCE_SECONDS = 30
 
 
-class ChannelUnavailable(Exception):
-    """A configured channel that cannot run here; the message says why and what to do."""
-
-
 @dataclass
 class Runtime:
     config: Config
     sessions: sessionmaker[Session]
     simulator_options: dict = field(default_factory=dict)
-    pollers: dict[str, ChannelPoller] = field(default_factory=dict)
+    credentials: Credentials | None = None
+    pollers: dict[str, ChannelPoller] = field(default_factory=dict)  # by "<channel>:<stream>"
+    intervals: dict[str, float] = field(default_factory=dict)
     adapters: dict[str, Adapter] = field(default_factory=dict)
     simulators: list = field(default_factory=list)
     sender: Sender | None = None
     rules: RuleSet | None = None
     scheduler: BackgroundScheduler | None = None
+    watchers: list[threading.Thread] = field(default_factory=list)
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     def build(self) -> None:
         """Register channels and make their adapters; a channel that cannot start is recorded
@@ -55,6 +58,8 @@ class Runtime:
             commands.sync_people(s, [commands.TeamSpec(t.name, tuple(t.skills), t.overflow) for t in self.config.teams],
                                  [commands.AgentSpec(a.name, a.display_name, a.role, tuple(a.teams), tuple(a.skills),
                                                      a.cap) for a in self.config.agents])
+        if self.credentials is None:
+            self.credentials = Credentials(self.config.credentials.backend, self.config.credentials.file)
         for channel in self.config.channels:
             with self.sessions.begin() as s:
                 channel_id = commands.ensure_channel(s, channel.name, channel.kind, channel.handle)
@@ -62,22 +67,27 @@ class Runtime:
                 continue
             try:
                 adapter, initial = self._adapter_for(channel)
-            except (ChannelUnavailable, MissingCredentials) as exc:
+            except (ChannelUnavailable, CredentialError, AdapterError) as exc:
                 log.error("%s", exc)
                 with self.sessions.begin() as s:
-                    commands.record_poll(s, channel_id, error=str(exc))
+                    commands.record_poll(s, channel_id, "setup", error=str(exc))
                 continue
+            with self.sessions.begin() as s:
+                commands.clear_health(s, channel_id, "setup")
             self.adapters[channel.name] = adapter
             ingestor = Ingestor(self.sessions, rules, ChannelRef(channel_id, channel.name, channel.kind),
                                 sla_minutes=self.config.rules.sla_minutes, autoreply=autoreply(self.config))
-            self.pollers[channel.name] = ChannelPoller(channel.name, channel_id, adapter, ingestor,
-                                                       self.sessions, initial_cursor=initial)
+            for stream in adapter.streams:
+                job = f"{channel.name}:{stream.name}"
+                self.pollers[job] = ChannelPoller(channel.name, channel_id, adapter, ingestor, self.sessions,
+                                                  stream=stream.name, initial_cursor=initial)
+                self.intervals[job] = max(channel.interval, stream.min_interval)
         self.sender = Sender(self.sessions, self.adapters)
 
     def _adapter_for(self, channel: ChannelConfig) -> tuple[Adapter, str | None]:
-        from socialdesk.adapters.mastodon import MastodonAdapter
-
         if channel.kind == "simulator":
+            from socialdesk.adapters.mastodon import MastodonAdapter
+
             base_url = channel.base_url
             if base_url is None:
                 from socialdesk.adapters.simulator import Simulator
@@ -86,14 +96,9 @@ class Runtime:
                 base_url = simulator.start()
                 self.simulators.append(simulator)
             # The simulator is ours: read it from its first mention rather than "from now".
-            return MastodonAdapter(base_url, SIMULATOR_TOKEN, page_limit=channel.page_limit), "0"
-        if channel.kind == "mastodon":
-            if not channel.base_url:
-                raise ChannelUnavailable(f"Channel {channel.name!r}: set base_url (the instance URL) in socialdesk.toml.")
-            return MastodonAdapter(channel.base_url, token_for(channel.name), page_limit=channel.page_limit), None
-        raise ChannelUnavailable(
-            f"Channel {channel.name!r}: {channel.kind} channels are not supported by this version yet; "
-            f"set enabled = false for it in socialdesk.toml.")
+            return MastodonAdapter(base_url, SIMULATOR_TOKEN, page_limit=channel.page_limit or 80), "0"
+        assert self.credentials is not None
+        return build_adapter(channel, self.credentials), None
 
     def limits(self) -> dict[str, ChannelLimits]:
         """Each running channel's reply limit (the config's override, else the adapter's own) and
@@ -115,13 +120,14 @@ class Runtime:
     def start(self) -> None:
         if not self.pollers and self.sender is None:
             self.build()
-        self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(max(4, len(self.pollers) + 1))},
+        # Every poller may hold a thread for a whole long poll (Telegram), plus the sender and
+        # the maintenance job.
+        self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(len(self.pollers) + 3)},
                                              job_defaults={"coalesce": True, "max_instances": 1,
                                                            "misfire_grace_time": 30})
         now = datetime.now()
-        intervals = {c.name: c.interval for c in self.config.channels}
-        for name, poller in self.pollers.items():
-            self.scheduler.add_job(poller.run, "interval", seconds=intervals[name], id=f"poll:{name}",
+        for job, poller in self.pollers.items():
+            self.scheduler.add_job(poller.run, "interval", seconds=self.intervals[job], id=f"poll:{job}",
                                    next_run_time=now)
         assert self.sender is not None and self.rules is not None
         self.scheduler.add_job(self.sender.run_once, "interval", seconds=1, id="outbox",
@@ -130,11 +136,38 @@ class Runtime:
         self.scheduler.add_job(maintenance.run_once, "interval", seconds=MAINTENANCE_SECONDS, id="maintenance",
                                next_run_time=now + timedelta(seconds=5))
         self.scheduler.start()
+        self._start_watchers()
+
+    def _start_watchers(self) -> None:
+        """Adapters that can wait for news (IMAP IDLE) wake their pollers at once."""
+        for name, adapter in self.adapters.items():
+            if not adapter.capabilities.push:
+                continue
+            jobs = [f"poll:{job}" for job, poller in self.pollers.items() if poller.adapter is adapter]
+            watcher = threading.Thread(target=self._watch, args=(name, adapter, jobs), name=f"watch:{name}",
+                                       daemon=True)
+            watcher.start()
+            self.watchers.append(watcher)
+
+    def _watch(self, name: str, adapter, jobs: list[str]) -> None:
+        def wake() -> None:
+            scheduler = self.scheduler
+            if scheduler is not None and not self._stopping.is_set():
+                for job in jobs:
+                    scheduler.modify_job(job, next_run_time=datetime.now())
+
+        try:
+            adapter.watch(wake, self._stopping.is_set)
+        except Exception:  # the interval polls go on without it
+            log.exception("channel %s: waiting for news failed; polling on the interval only", name)
 
     def stop(self) -> None:
+        self._stopping.set()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
+        for watcher in self.watchers:
+            watcher.join(timeout=5)
         for adapter in self.adapters.values():
             adapter.close()
         for simulator in self.simulators:
