@@ -128,7 +128,7 @@ class ConversationScreen(DeskScreen):
         visibility = self.visibility or "public"
         channel = self.detail.contact.channel if self.detail else ""
         count = self.desk.count(channel, self.composer.text.strip())
-        limit = self.desk.max_length(channel) if channel else None
+        limit = self.desk.max_length(channel, visibility) if channel else None
         bar = Text(no_wrap=True)
         if limit:
             bar.append(f"{count}/{limit}", style="bold red" if count > limit else "bold" if count else "dim")

@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_argument("action", choices=["check", "test"], help="check: validate and compile; "
                        "test: replay them over stored mentions and show what would change")
     rules.add_argument("--since", default="30d", help="with test: how far back (30d, 12h, 2w)")
+    from socialdesk.cli_channels import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -75,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     from socialdesk.services.setup import configure_logging, open_configured_store
 
     configure_logging(config)
+    if command == "auth":
+        from socialdesk.cli_channels import run_auth
+
+        return run_auth(config, args)
     try:
         engine, sessions = open_configured_store(config, migrate=True)
     except Exception as exc:  # a store that cannot be opened: say which and why, no traceback
@@ -104,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         report = replay(sessions, build_ruleset(config), since=since, now=datetime.now(UTC))
         print("\n".join(report.lines()))
         return 0
+    if command == "backfill":
+        from socialdesk.cli_channels import run_backfill
+
+        return run_backfill(config, sessions, args)
     from socialdesk.services.runtime import Runtime
 
     runtime = Runtime(config, sessions)

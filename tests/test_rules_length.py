@@ -115,7 +115,7 @@ def test_other_methods():
     assert count(text, "bytes") == 3 + 4 + 4 + 2 + 1 + 6  # é 2 bytes, CJK 3, emoji 4
     assert count("e\u0301", "chars") == 2  # chars counts what is sent, not normalised
     with pytest.raises(ValueError, match="unknown length method"):
-        count("x", "graphemes")
+        count("x", "runes")
 
 
 def test_fits_at_the_limit():
@@ -150,6 +150,23 @@ HOSTILE = {
 def test_hostile_text_never_raises_and_stays_fast(name):
     text = HOSTILE[name]
     t0 = time.perf_counter()
-    for method in ("chars", "utf16", "bytes", "weighted"):
+    for method in ("chars", "utf16", "bytes", "weighted", "graphemes"):
         assert count(text, method) >= 0
     assert time.perf_counter() - t0 < 1.0
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("abc", 3),
+    ("e\u0301", 1),  # e + combining acute
+    ("👍🏽", 1),  # skin tone
+    ("👨\u200d👩\u200d👧\u200d👦", 1),  # a ZWJ family
+    ("🇫🇷🇩🇪", 2),  # two flags, four regional indicators
+    ("🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", 1),  # Scotland: tag sequence
+    ("1️⃣", 1),  # keycap
+    ("\u1100\u1161\u11a8", 1),  # a Hangul syllable written as three jamo
+    ("\r\n", 1),
+    ("Z̵̧̛̖̗͓̈́̌͂a", 2),  # zalgo: every mark stays on its letter
+])
+def test_graphemes_count_what_a_reader_sees_as_one_character(text, expected):
+    assert count(text, "graphemes") == expected
+    assert fits("é" * 300, "graphemes", 300) and not fits("👍🏽" * 301, "graphemes", 300)

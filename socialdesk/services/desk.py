@@ -6,10 +6,12 @@ are in memory."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from socialdesk.adapters.base import Capabilities
 from socialdesk.rules.canned import Rendered, Template, case_reference
 from socialdesk.rules.engine import RuleSet
 from socialdesk.rules.length import count
@@ -35,8 +37,46 @@ class ReplyRejected(Exception):
 
 @dataclass(frozen=True)
 class ChannelLimits:
+    """What a channel takes: its reply length (the config's override, else the platform's), how
+    it is counted, and the routes and windows its adapter declares."""
+
     max_length: int
-    counting: str = "chars"  # chars | weighted | utf16 | bytes
+    counting: str = "chars"  # chars | weighted | utf16 | bytes | graphemes
+    capabilities: Capabilities | None = field(default=None, compare=False)
+
+    def longest(self, visibility: str) -> int:
+        private = self.capabilities.private_max_length if self.capabilities else None
+        return private if visibility == "private" and private else self.max_length
+
+
+def _span(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours / 24:.0f} days" if hours >= 48 else f"{hours:.0f} hours"
+
+
+def route_problem(channel: str, caps: Capabilities, visibility: str, answered_kind: str,
+                  answered_at: datetime, now: datetime) -> str | None:
+    """Why `channel` cannot take this reply (the route it lacks, a window that has closed), or
+    None. From the adapter's declared capabilities: no platform is named here."""
+    public_message = answered_kind in ("mention", "comment", "reply")
+    age = now - answered_at
+    if visibility == "public":
+        if not caps.public_reply or not public_message:
+            return f"{channel} has no public reply to this message: press ctrl+t to answer privately."
+        return None
+    if public_message:
+        if not caps.private_reply:
+            return f"{channel} cannot answer a public message privately: press ctrl+t to answer in public."
+        if caps.private_reply_window and age > caps.private_reply_window:
+            return (f"{channel} allows a private reply to a public message only within "
+                    f"{_span(caps.private_reply_window)} of it; this one is {_span(age)} old. Answer in public "
+                    "(ctrl+t), and invite the customer to write privately.")
+        return None
+    if caps.dm_window and age > caps.dm_window:
+        return (f"{channel} lets the brand write privately only within {_span(caps.dm_window)} of the customer's "
+                f"last message; theirs was {_span(age)} ago. Wait for them to write again, or reach them "
+                "on another channel.")
+    return None
 
 
 class Desk:
@@ -51,10 +91,10 @@ class Desk:
         self._limits = limits or {}
         self._variables = {"brand": brand, "opening_hours": opening_hours, "response_window": response_window}
 
-    def max_length(self, channel: str) -> int | None:
-        """The longest reply the channel takes."""
+    def max_length(self, channel: str, visibility: str = "public") -> int | None:
+        """The longest reply the channel takes, publicly or privately."""
         limit = self._limits.get(channel)
-        return limit.max_length if limit else None
+        return limit.longest(visibility) if limit else None
 
     def count(self, channel: str, text: str) -> int:
         """A reply's length the channel's way (X counts weighted, others characters)."""
@@ -120,10 +160,18 @@ class Desk:
         detail = self.conversation(conversation_id)
         if detail is None:
             raise ReplyRejected("That conversation no longer exists.")
-        channel = detail.contact.channel
-        limit = self.max_length(channel)
+        answered = next((m for m in reversed(detail.messages) if m.direction == "in"), None)
+        channel = answered.channel if answered else detail.contact.channel
+        caps = self._limits[channel].capabilities if channel in self._limits else None
+        if caps is not None and answered is not None:
+            problem = route_problem(channel, caps, visibility, answered.kind, answered.published_at,
+                                    datetime.now(UTC))
+            if problem:
+                raise ReplyRejected(problem)
+        limit = self.max_length(channel, visibility)
         if limit and self.count(channel, text) > limit:
-            raise ReplyRejected(f"The reply is {self.count(channel, text)} long; {channel} allows {limit}. Shorten it.")
+            raise ReplyRejected(f"The reply is {self.count(channel, text)} long; {channel} allows {limit}"
+                                f"{' in private' if visibility == 'private' else ''}. Shorten it.")
         approval = None
         if self.rules is not None:
             problem = self.rules.reply_problem(text, visibility)

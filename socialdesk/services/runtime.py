@@ -34,6 +34,14 @@ SIMULATOR_TOKEN = "simulator"
 MAINTENANCE_SECONDS = 30
 
 
+@dataclass(frozen=True)
+class OpenChannel:
+    ref: ChannelRef
+    adapter: Adapter
+    ingestor: Ingestor
+    initial: str | None  # the cursor a first poll starts from (None: from now)
+
+
 @dataclass
 class Runtime:
     config: Config
@@ -53,36 +61,50 @@ class Runtime:
     def build(self) -> None:
         """Register channels and make their adapters; a channel that cannot start is recorded
         in its health (shown in the TUI's status line) and the others go on."""
-        self.rules = rules = build_ruleset(self.config)
+        self.rules = build_ruleset(self.config)
         with self.sessions.begin() as s:
             commands.sync_people(s, [commands.TeamSpec(t.name, tuple(t.skills), t.overflow) for t in self.config.teams],
                                  [commands.AgentSpec(a.name, a.display_name, a.role, tuple(a.teams), tuple(a.skills),
                                                      a.cap) for a in self.config.agents])
-        if self.credentials is None:
-            self.credentials = Credentials(self.config.credentials.backend, self.config.credentials.file)
         for channel in self.config.channels:
-            with self.sessions.begin() as s:
-                channel_id = commands.ensure_channel(s, channel.name, channel.kind, channel.handle)
             if not channel.enabled:
+                with self.sessions.begin() as s:
+                    commands.ensure_channel(s, channel.name, channel.kind, channel.handle)
                 continue
             try:
-                adapter, initial = self._adapter_for(channel)
-            except (ChannelUnavailable, CredentialError, AdapterError) as exc:
-                log.error("%s", exc)
-                with self.sessions.begin() as s:
-                    commands.record_poll(s, channel_id, "setup", error=str(exc))
-                continue
-            with self.sessions.begin() as s:
-                commands.clear_health(s, channel_id, "setup")
-            self.adapters[channel.name] = adapter
-            ingestor = Ingestor(self.sessions, rules, ChannelRef(channel_id, channel.name, channel.kind),
-                                sla_minutes=self.config.rules.sla_minutes, autoreply=autoreply(self.config))
-            for stream in adapter.streams:
+                opened = self.open_channel(channel)
+            except (ChannelUnavailable, CredentialError, AdapterError):
+                continue  # recorded in its health
+            for stream in opened.adapter.streams:
                 job = f"{channel.name}:{stream.name}"
-                self.pollers[job] = ChannelPoller(channel.name, channel_id, adapter, ingestor, self.sessions,
-                                                  stream=stream.name, initial_cursor=initial)
+                self.pollers[job] = ChannelPoller(channel.name, opened.ref.id, opened.adapter, opened.ingestor,
+                                                  self.sessions, stream=stream.name, initial_cursor=opened.initial)
                 self.intervals[job] = max(channel.interval, stream.min_interval)
         self.sender = Sender(self.sessions, self.adapters)
+
+    def open_channel(self, channel: ChannelConfig) -> OpenChannel:
+        """One channel's adapter and ingestor (for the pollers, a backfill or `auth test`). A
+        channel that cannot start has the reason recorded in its health, then it is raised."""
+        if self.rules is None:
+            self.rules = build_ruleset(self.config)
+        if self.credentials is None:
+            self.credentials = Credentials(self.config.credentials.backend, self.config.credentials.file)
+        with self.sessions.begin() as s:
+            channel_id = commands.ensure_channel(s, channel.name, channel.kind, channel.handle)
+        try:
+            adapter, initial = self._adapter_for(channel)
+        except (ChannelUnavailable, CredentialError, AdapterError) as exc:
+            log.error("%s", exc)
+            with self.sessions.begin() as s:
+                commands.record_poll(s, channel_id, "setup", error=str(exc))
+            raise
+        with self.sessions.begin() as s:
+            commands.clear_health(s, channel_id, "setup")
+        self.adapters[channel.name] = adapter
+        ref = ChannelRef(channel_id, channel.name, channel.kind)
+        ingestor = Ingestor(self.sessions, self.rules, ref, sla_minutes=self.config.rules.sla_minutes,
+                            autoreply=autoreply(self.config))
+        return OpenChannel(ref, adapter, ingestor, initial)
 
     def _adapter_for(self, channel: ChannelConfig) -> tuple[Adapter, str | None]:
         if channel.kind == "simulator":
@@ -105,7 +127,7 @@ class Runtime:
         how the platform counts it."""
         overrides = {c.name: c.max_length for c in self.config.channels if c.max_length}
         return {name: ChannelLimits(overrides.get(name, adapter.capabilities.max_length),
-                                    adapter.capabilities.length_counting)
+                                    adapter.capabilities.length_counting, adapter.capabilities)
                 for name, adapter in self.adapters.items()}
 
     def desk(self, agent: str, role: str | None = None) -> Desk:

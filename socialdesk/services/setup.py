@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from socialdesk.config import Config
 from socialdesk.store.db import open_store
 
+from .credentials import redact
 from .runtime import Runtime
+
+
+class RedactingFormatter(logging.Formatter):
+    """Log lines (tracebacks included) with every secret read by this process blanked out."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def log_file(config: Config, default_dir: Path | None = None) -> Path:
@@ -28,7 +36,7 @@ def configure_logging(config: Config, default_dir: Path | None = None) -> Path:
     path = log_file(config, default_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(config.log.level.upper())
