@@ -33,7 +33,12 @@ def age(since: datetime | None, at: datetime) -> str:
     """How long ago, in one unit: 5m, 2h, 3d, 6w (empty when there is no time)."""
     if since is None:
         return ""
-    seconds = max(0, int((at - aware(since)).total_seconds()))
+    return duration(at - aware(since))
+
+
+def duration(delta: timedelta) -> str:
+    """A span in one unit: 5m, 2h, 3d, 6w, 2y (negative spans count as none)."""
+    seconds = max(0, int(delta.total_seconds()))
     if seconds < 3600:
         return f"{seconds // 60}m"
     if seconds < 86400:

@@ -14,6 +14,7 @@ from textual.content import Content
 from textual.widgets import Footer, Input, Static
 
 from socialdesk.screens.base import DeskScreen, PaletteCommand
+from socialdesk.screens.channels import ChannelsScreen
 from socialdesk.screens.conversation import ConversationScreen
 from socialdesk.screens.health import health_line
 from socialdesk.screens.messages import (
@@ -42,6 +43,8 @@ class QueueScreen(DeskScreen):
         Binding("m", "toggle_mine", "Mine", id="queue.mine", tooltip="Switch between my conversations and all open ones"),
         Binding("space", "mark", "Mark", id="queue.mark", tooltip="Mark or unmark the highlighted conversation"),
         Binding("r", "refresh", "Refresh", id="queue.refresh", tooltip="Reload the queue now"),
+        Binding("c", "channels", "Channels", id="queue.channels",
+                tooltip="Every channel's health: last success, last error, rate limit left"),
     ]
 
     def __init__(self, desk: Desk | None = None, *, health_interval: float = 2.0) -> None:
@@ -191,6 +194,9 @@ class QueueScreen(DeskScreen):
     def action_refresh(self) -> None:
         self.reload(live=True)
 
+    def action_channels(self) -> None:
+        self.app.push_screen(ChannelsScreen(self.desk))
+
     def action_mark(self) -> None:
         self.queue_list.toggle_mark()
         self.queue_list.action_move(1)
@@ -244,6 +250,8 @@ class QueueScreen(DeskScreen):
             ("Assign to me", "Take the highlighted conversation", self.action_assign),
             ("Resolve", "Resolve the highlighted conversation", self.action_resolve),
             ("Refresh", "Reload the queue now", self.action_refresh),
+            ("Channel health", "Every channel's streams: last success, last error, rate limit left",
+             self.action_channels),
             ("Set me away" if self.desk.availability == "available" else "Set me available",
              "Routing gives new conversations only to available agents", self.action_toggle_away),
         ]

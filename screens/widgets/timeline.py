@@ -34,7 +34,12 @@ def message_text(message: MessageView, at: datetime) -> Text:
     head.append(_safe(message.visibility), style="magenta" if message.visibility == "private" else "dim")
     when = fmt.age(message.published_at, at)
     head.append(f" · {when} ago" if inbound else f" · sent {when} ago", style="dim")
-    return Text("\n").join([head, Text(terminal_safe(message.text))])
+    if message.edited_at is not None:
+        head.append(f" · edited {fmt.age(message.edited_at, at)} ago", style="yellow")
+    if message.deleted_at is not None:
+        head.append(" · deleted by the author", style="bold red")
+    body = Text(terminal_safe(message.text), style="strike dim" if message.deleted_at is not None else "")
+    return Text("\n").join([head, body])
 
 
 def outbox_text(entry: OutboxView, at: datetime) -> Text:
