@@ -162,12 +162,17 @@ MENTIONS = Stream("mentions")
 
 
 class AdapterError(Exception):
-    """A failure talking to a platform. `retryable` says whether trying later may succeed."""
+    """A failure talking to a platform. `retryable` says whether trying later may succeed;
+    `maybe_sent` that the request went out and may have been carried out (a timeout or a reset
+    while waiting for the answer, a 5xx, a broken answer to a write): the sender then looks on
+    the platform (`find_sent`) before it tries again."""
 
-    def __init__(self, message: str, *, retryable: bool = True, retry_after: float | None = None):
+    def __init__(self, message: str, *, retryable: bool = True, retry_after: float | None = None,
+                 maybe_sent: bool = False):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
 
 
 class RateLimited(AdapterError):

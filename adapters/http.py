@@ -26,6 +26,7 @@ import httpx
 from socialdesk.adapters.base import AdapterError, AuthError, RateLimit, RateLimited
 
 USER_AGENT = "socialdesk/0.1"
+MAX_ERROR = 300  # characters of a platform's error text kept in a message
 MIN_SECRET = 6  # shorter "secrets" (test tokens) would blank out ordinary words
 
 
@@ -141,7 +142,8 @@ def load_json(content: bytes) -> Any:
 def default_error_text(body: Any, response: httpx.Response) -> str:
     """The error's own words from the common shapes: {"error": "..."} (Mastodon, XRPC's
     {"error", "message"}), {"error": {"message"}} (Graph), {"errors": [{"message"}]} (X),
-    {"description"} (Telegram), {"detail"}/{"title"} (problem+json); else the body's start."""
+    {"description"} (Telegram), {"detail"}/{"title"} (problem+json); else the body's start.
+    Not cut to length: `JsonApi.error_text` redacts secrets first, then cuts."""
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict):
@@ -149,7 +151,7 @@ def default_error_text(body: Any, response: httpx.Response) -> str:
             code = error.get("code")
             text = ": ".join(str(p) for p in parts if p)
             if text:
-                return (f"{text} (code {code})" if code is not None else text)[:300]
+                return f"{text} (code {code})" if code is not None else text
         parts = [body.get(k) for k in ("error", "error_description", "message", "description", "title", "detail")]
         text = ": ".join(str(p) for p in parts if isinstance(p, (str, int)) and p != "")
         errors = body.get("errors")
@@ -157,8 +159,8 @@ def default_error_text(body: Any, response: httpx.Response) -> str:
             first = errors[0]
             text = str(first.get("message") or first.get("detail") or first.get("title") or "")
         if text:
-            return text[:300]
-    text = response.content[:200].decode("utf-8", "replace").strip()
+            return text
+    text = response.content[:2000].decode("utf-8", "replace").strip()
     return text or (response.reason_phrase or "no details")
 
 
@@ -217,19 +219,21 @@ class JsonApi:
     # -- requests --
 
     def request(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
+        """A 2xx response, or an AdapterError. A failure after the request went out (a read
+        timeout, a reset, a 5xx) is `maybe_sent`: a write may have been carried out."""
         try:
             response = self.client.request(method, url, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise AdapterError(self.redact(f"cannot reach {self.platform} at {self.where()} while {what} "
+                                           f"({type(exc).__name__}: {exc})"), retryable=True) from None
         except httpx.TimeoutException as exc:
             raise AdapterError(
                 f"{self.platform} did not answer within {self.timeout:g}s while {what} ({type(exc).__name__})",
-                retryable=True) from None
-        except httpx.ConnectError as exc:
-            raise AdapterError(self.redact(f"cannot reach {self.platform} at {self.where()} while {what} ({exc})"),
-                               retryable=True) from None
+                retryable=True, maybe_sent=True) from None
         except httpx.HTTPError as exc:
             raise AdapterError(self.redact(
                 f"the connection to {self.platform} at {self.where()} failed while {what} "
-                f"({type(exc).__name__}: {exc})"), retryable=True) from None
+                f"({type(exc).__name__}: {exc})"), retryable=True, maybe_sent=True) from None
         except (httpx.InvalidURL, ValueError) as exc:
             raise AdapterError(self.redact(f"bad {self.platform} URL while {what}: {exc}"), retryable=False) from None
         if self._rate is not None:
@@ -240,12 +244,14 @@ class JsonApi:
         return response
 
     def json(self, response: httpx.Response, what: str) -> Any:
+        """The parsed body. A broken body on a 2xx means the platform did the work but its answer
+        was lost on the way: `maybe_sent`."""
         try:
             return load_json(response.content)
         except ValueError as exc:
             raise AdapterError(
                 f"{self.platform} sent malformed or truncated JSON while {what} "
-                f"({len(response.content)} bytes: {exc})", retryable=True) from None
+                f"({len(response.content)} bytes: {exc})", retryable=True, maybe_sent=True) from None
 
     def call(self, method: str, url: str, what: str, **kwargs: Any) -> Any:
         """`request` then `json`: the parsed body of a 2xx answer."""
@@ -256,7 +262,7 @@ class JsonApi:
         body = self.call(method, url, what, **kwargs)
         if not isinstance(body, dict):
             raise AdapterError(f"{self.platform} sent a JSON {type(body).__name__} where an object was "
-                               f"expected while {what}", retryable=True)
+                               f"expected while {what}", retryable=True, maybe_sent=True)
         return body
 
     # -- errors --
@@ -268,7 +274,9 @@ class JsonApi:
             return None
 
     def error_text(self, response: httpx.Response) -> str:
-        return self.redact(self._error_text(self._body(response), response))
+        """The platform's own words, redacted before they are cut (a secret echoed across the cut
+        would otherwise leak its first half)."""
+        return self.redact(self._error_text(self._body(response), response))[:MAX_ERROR]
 
     def raise_for_status(self, response: httpx.Response, what: str) -> None:
         code = response.status_code
@@ -293,7 +301,7 @@ class JsonApi:
                                retryable=False)
         if code >= 500:
             raise AdapterError(f"{self.platform} server error while {what} (HTTP {code}): {details}",
-                               retryable=True,
+                               retryable=True, maybe_sent=True,
                                retry_after=retry_after(response.headers) if "retry-after" in response.headers else None)
         raise AdapterError(f"unexpected HTTP {code} from {self.platform} while {what} "
                            f"(location: {self.redact(response.headers.get('location', '-'))}); check the base_url",

@@ -135,7 +135,8 @@ def claim_outbox(session: Session, *, limit: int = 20, now: datetime | None = No
     for entry, channel, kind, published_at, reply_ref, recipient_id in rows:
         claims.append(OutboxClaim(entry.id, channel, entry.idempotency_key, entry.text, entry.visibility,
                                   entry.in_reply_to, entry.recipient, entry.attempts + 1,
-                                  in_doubt=entry.state == "sending", recipient_id=recipient_id, reply_to_kind=kind,
+                                  in_doubt=entry.state == "sending" or entry.in_doubt, recipient_id=recipient_id,
+                                  reply_to_kind=kind,
                                   reply_to_at=published_at, reply_ref=reply_ref, automatic=entry.automatic))
         entry.state, entry.claimed_at, entry.attempts = "sending", now, entry.attempts + 1
     return claims
@@ -170,13 +171,16 @@ def mark_sent(session: Session, outbox_id: int, platform_id: str, url: str | Non
                                                  {"outbox": outbox_id, "platform_id": platform_id})])
 
 
-def mark_failed(session: Session, outbox_id: int, error: str, *, retry_in: float | None) -> None:
-    """Put an entry back for a later try (`retry_in` seconds), or fail it for good (None)."""
+def mark_failed(session: Session, outbox_id: int, error: str, *, retry_in: float | None,
+                maybe_sent: bool = False) -> None:
+    """Put an entry back for a later try (`retry_in` seconds), or fail it for good (None).
+    `maybe_sent`: this attempt may have reached the platform, so every later one looks first."""
     audit.begin_write(session)
     entry = session.get(Outbox, outbox_id)
     if entry is None or entry.state == "sent":
         return
     entry.last_error = error
+    entry.in_doubt = entry.in_doubt or maybe_sent
     if retry_in is None:
         entry.state = "failed"
     else:

@@ -260,6 +260,7 @@ class Outbox(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     approval_reason: Mapped[str | None] = mapped_column(Text)  # why it waits for a supervisor
     automatic: Mapped[bool] = mapped_column(default=False)  # an acknowledgement nobody typed
+    in_doubt: Mapped[bool] = mapped_column(default=False)  # an earlier attempt may have reached the platform
     approved_by: Mapped[str | None] = mapped_column(String(80))
     claimed_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]

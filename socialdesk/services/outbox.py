@@ -1,8 +1,10 @@
 """The sender: delivers outbox entries through their channel's adapter, exactly once.
 
 An entry is marked `sending` (committed) before the adapter is called. If the process dies
-there, the entry is *in doubt*: the next sender first asks the platform whether the reply is
-already posted (`find_sent`), and only then posts again with the same idempotency key. A
+there, or an attempt failed after its request went out (`maybe_sent`: a timeout, a reset, a
+5xx, a lost answer), the entry is *in doubt*: the next attempt first asks the platform whether
+the reply is already posted (`find_sent`), and only then posts again with the same idempotency
+key. A
 platform that cannot be asked (`CannotVerify`) gets no second attempt: the reply is parked as
 failed with what the agent should check, because a public reply must never go out twice."""
 
@@ -61,20 +63,22 @@ class Sender:
             return
         except AdapterError as exc:
             retry = exc.retryable and claim.attempts < MAX_ATTEMPTS
-            self._fail(claim, str(exc), backoff_delay(claim.attempts, exc.retry_after) if retry else None)
+            self._fail(claim, str(exc), backoff_delay(claim.attempts, exc.retry_after) if retry else None,
+                       maybe_sent=exc.maybe_sent)
             return
-        except Exception as exc:
+        except Exception as exc:  # nobody knows how far it got: look before the next try
             log.exception("outbox %s: send failed", claim.id)
-            self._fail(claim, f"internal error: {exc}", backoff_delay(claim.attempts, None))
+            self._fail(claim, f"internal error: {exc}", backoff_delay(claim.attempts, None), maybe_sent=True)
             return
         with self.sessions.begin() as s:
             commands.mark_sent(s, claim.id, result.platform_id, result.url, result.sent_at, result.text)
         self.sent += 1
         log.info("outbox %s: sent as %s on %s", claim.id, result.platform_id, claim.channel)
 
-    def _fail(self, claim: commands.OutboxClaim, error: str, retry_in: float | None) -> None:
+    def _fail(self, claim: commands.OutboxClaim, error: str, retry_in: float | None, *,
+              maybe_sent: bool = False) -> None:
         error = redact(error)
         log.warning("outbox %s: %s (%s)", claim.id, error,
                     f"retry in {retry_in:.0f}s" if retry_in is not None else "gave up")
         with self.sessions.begin() as s:
-            commands.mark_failed(s, claim.id, error, retry_in=retry_in)
+            commands.mark_failed(s, claim.id, error, retry_in=retry_in, maybe_sent=maybe_sent)

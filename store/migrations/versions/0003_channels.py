@@ -1,4 +1,4 @@
-"""channels: reply refs, edits and deletions, automatic replies, health per polled stream
+"""channels: reply refs, edits and deletions, automatic and in-doubt replies, health per stream
 
 Revision ID: 0003
 Revises: 0002
@@ -22,6 +22,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("deleted_at", sa.DateTime(), nullable=True))
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("automatic", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch.add_column(sa.Column("in_doubt", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_table(
         "stream_health",
         sa.Column("channel_id", sa.Integer(), sa.ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
@@ -50,6 +51,7 @@ def downgrade() -> None:
         batch.add_column(sa.Column("rate_remaining", sa.Integer(), nullable=True))
     op.drop_table("stream_health")
     with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("in_doubt")
         batch.drop_column("automatic")
     with op.batch_alter_table("messages") as batch:
         batch.drop_column("deleted_at")
