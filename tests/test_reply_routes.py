@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from socialdesk.adapters.base import Capabilities, CannotVerify, Outbound, SendResult
+from socialdesk.adapters.base import AdapterError, CannotVerify, Capabilities, Outbound, SendResult
 from socialdesk.services.desk import ChannelLimits, Desk, ReplyRejected
 from socialdesk.services.outbox import Sender
 from socialdesk.store import commands
@@ -92,3 +92,47 @@ def test_a_reply_in_doubt_that_cannot_be_checked_is_parked_not_resent(store):
     assert entry.state == "failed"
     assert "not sent again: an earlier attempt may have reached fb" in entry.last_error
     assert "look in the chat" in entry.last_error
+
+
+class Flaky:
+    """Posts, then loses the answer once; or is rate limited once (nothing posted)."""
+
+    capabilities = META
+
+    def __init__(self, first_failure: AdapterError) -> None:
+        self.first_failure: AdapterError | None = first_failure
+        self.posted: list[str] = []
+        self.looked = 0
+
+    def send(self, message: Outbound) -> SendResult:
+        if self.first_failure is not None and self.first_failure.maybe_sent:
+            self.posted.append(message.idempotency_key)
+        failure, self.first_failure = self.first_failure, None
+        if failure is not None:
+            raise failure
+        self.posted.append(message.idempotency_key)
+        return SendResult("p1", None, datetime.now(UTC), message.text)
+
+    def find_sent(self, message: Outbound) -> SendResult | None:
+        self.looked += 1
+        if message.idempotency_key in self.posted:
+            return SendResult("p1", None, datetime.now(UTC), message.text)
+        return None
+
+
+@pytest.mark.parametrize("failure, looks, posts", [
+    (AdapterError("read timeout", maybe_sent=True), 1, 1),  # it went out: found, not posted again
+    (AdapterError("HTTP 429"), 0, 1),  # refused before anything happened: just try again
+])
+def test_a_retry_looks_first_only_when_the_failed_attempt_may_have_posted(store, failure, looks, posts):
+    desk, conv = conversation(store, "fb", META, "comment", timedelta(hours=1))
+    desk.reply(conv, "We are on it", "public")
+    adapter = Flaky(failure)
+    sender = Sender(store, {"fb": adapter})
+    sender.run_once()
+    with store.begin() as s:
+        s.execute(Outbox.__table__.update().values(next_attempt_at=commands.utcnow()))
+    sender.run_once()
+    assert (adapter.looked, len(adapter.posted)) == (looks, posts)
+    with store() as s:
+        assert s.execute(select(Outbox.state)).scalar_one() == "sent"
