@@ -257,18 +257,25 @@ class Credentials:
             return "$" + env_name(channel, part)
         return self.store.description if self.store.get(key(channel, part)) else None
 
-    def optional(self, channel: str, part: str | None = None) -> str | None:
-        value = self.env.get(env_name(channel, part))
-        if not value:
-            try:
-                value = self.store.get(key(channel, part))
-            except CredentialError as exc:
-                raise MissingCredentials(f"Channel {channel!r}: {exc} (for this channel: "
-                                         f"{env_name(channel, part)})") from None
+    def _lookup(self, channel: str, part: str | None) -> str | None:
+        value = self.env.get(env_name(channel, part)) or self.store.get(key(channel, part))
         return remember(value) if value else None
 
+    def optional(self, channel: str, part: str | None = None) -> str | None:
+        """A secret a channel can do without (an SMTP password that differs, a saved session):
+        None when it is not stored, or when no store can be opened here."""
+        try:
+            return self._lookup(channel, part)
+        except CredentialError as exc:
+            log.debug("channel %s: no %s from the secret store: %s", channel, part or "secret", exc)
+            return None
+
     def secret(self, channel: str, part: str | None = None) -> str:
-        value = self.optional(channel, part)
+        try:
+            value = self._lookup(channel, part)
+        except CredentialError as exc:
+            raise MissingCredentials(f"Channel {channel!r}: {exc} (for this channel: "
+                                     f"{env_name(channel, part)})") from None
         if value:
             return value
         what = f"its {part} secret" if part else "its secret"
@@ -288,11 +295,7 @@ class ChannelVault:
         self.credentials, self.channel = credentials, channel
 
     def get(self, name: str) -> str | None:
-        try:
-            value = self.credentials.optional(self.channel, name)
-        except MissingCredentials:
-            return None
-        return value
+        return self.credentials.optional(self.channel, name)
 
     def set(self, name: str, value: str) -> None:
         """Keep it if the store can; a channel whose secret came from the environment on a
