@@ -29,7 +29,9 @@ def channel_settings(kind: str, fake) -> tuple[dict, str]:
         return {"base_url": fake.base_url, "handle": BRAND_HANDLE}, APP_PASSWORD
     if kind == "telegram":
         return {"base_url": fake.base_url, "long_poll": 0}, fake.token
-    return fake.settings()
+    return {"address": fake.address, "imap_host": "127.0.0.1", "imap_port": fake.proxy.port,
+            "imap_security": "plain", "smtp_host": "127.0.0.1", "smtp_port": fake.smtp_port,
+            "smtp_security": "plain"}, fake.password
 
 
 def poke(runtime: Runtime) -> None:
