@@ -110,7 +110,7 @@ class Cursor(Base):
     __tablename__ = "cursors"
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
     stream: Mapped[str] = mapped_column(String(40), primary_key=True)
-    value: Mapped[str | None] = mapped_column(String(400))
+    value: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

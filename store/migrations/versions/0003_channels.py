@@ -20,6 +20,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("reply_ref", sa.Text(), nullable=True))
         batch.add_column(sa.Column("edited_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("deleted_at", sa.DateTime(), nullable=True))
+    # A cursor may list the ids seen in its last second (Graph): more than 400 characters.
+    with op.batch_alter_table("cursors") as batch:
+        batch.alter_column("value", type_=sa.Text(), existing_type=sa.String(400), existing_nullable=True)
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("automatic", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch.add_column(sa.Column("in_doubt", sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -50,6 +53,8 @@ def downgrade() -> None:
         batch.add_column(sa.Column("last_error_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("rate_remaining", sa.Integer(), nullable=True))
     op.drop_table("stream_health")
+    with op.batch_alter_table("cursors") as batch:
+        batch.alter_column("value", type_=sa.String(400), existing_type=sa.Text(), existing_nullable=True)
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("in_doubt")
         batch.drop_column("automatic")
