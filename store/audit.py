@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
+from .db import hold_write_lock
 from .models import AuditEvent, Meta, utcnow
 
 GENESIS = "0" * 64
@@ -28,6 +29,7 @@ class Event:
 def begin_write(session: Session) -> int:
     """Bump the change counter. Called first in every write transaction: on SQLite it takes the
     write lock before anything is read; on PostgreSQL the row lock orders the audit chain."""
+    hold_write_lock(session)
     value = session.execute(
         update(Meta).where(Meta.key == "changes").values(value=Meta.value + 1).returning(Meta.value)
     ).scalar_one()

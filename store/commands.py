@@ -11,6 +11,7 @@ from sqlalchemy import and_, delete, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from . import audit
+from .db import hold_write_lock
 from .ingest import _upsert
 from .models import (Agent, Alert, Channel, Contact, Conversation, Customer, Message, Outbox, StreamHealth, Team,
                      UTCDateTime, utcnow)
@@ -226,6 +227,7 @@ def record_poll(session: Session, channel_id: int, stream: str, *, error: str | 
                 rate: tuple[int | None, int | None, datetime | None] | None = None) -> None:
     """A stream's health as the screens show it: last success, last error, the rate limit
     (limit, remaining, reset time). Not a change of anyone's work: neither audited nor counted."""
+    hold_write_lock(session)
     now = utcnow()
     values: dict = {"last_error": error, "last_error_at": now} if error else {"last_success_at": now}
     if rate is not None:
@@ -236,6 +238,7 @@ def record_poll(session: Session, channel_id: int, stream: str, *, error: str | 
 
 def clear_health(session: Session, channel_id: int, stream: str) -> None:
     """Forget a stream's health (a channel that could not start and now has)."""
+    hold_write_lock(session)
     session.execute(delete(StreamHealth).where(StreamHealth.channel_id == channel_id, StreamHealth.stream == stream))
 
 

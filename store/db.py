@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -9,6 +10,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+WRITE_LOCK_WAIT = 30.0
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
 
 
 def make_engine(url: str) -> Engine:
@@ -23,6 +27,8 @@ def make_engine(url: str) -> Engine:
         # SAVEPOINTs) behave. Every write transaction starts by bumping the change counter
         # (store.audit.begin_write), which takes the write lock before anything is read.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "commit", _release_write_lock)
+        event.listen(engine, "rollback", _release_write_lock)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -39,6 +45,27 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA cache_size=-65536")
     cur.execute("PRAGMA wal_autocheckpoint=4000")
     cur.close()
+
+
+def hold_write_lock(session: Session) -> None:
+    """Before a transaction's first write on SQLite: queue behind this process's other writers on
+    a lock, held until commit or rollback. SQLite's own busy handler sleeps in steps of up to
+    100 ms, so a dozen pollers writing at once spent most of a poll cycle asleep; a lock wakes
+    the next writer the moment the last one commits. Other processes still meet SQLite's lock."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite" or connection.info.get("write_lock") is not None:
+        return
+    path = str(connection.engine.url.database)
+    with _write_locks_guard:
+        lock = _write_locks.setdefault(path, threading.Lock())
+    if lock.acquire(timeout=WRITE_LOCK_WAIT):
+        connection.info["write_lock"] = lock
+
+
+def _release_write_lock(connection) -> None:
+    lock = connection.info.pop("write_lock", None)
+    if lock is not None:
+        lock.release()
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
