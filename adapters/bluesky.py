@@ -59,7 +59,8 @@ from socialdesk.adapters.bluesky_payloads import (
     read_reply_ref,
     strong_ref,
 )
-from socialdesk.adapters.http import JsonApi, header_rate, parse_iso
+from socialdesk.adapters.http import JsonApi, header_rate
+from socialdesk.adapters.values import parse_iso
 
 NOTIFICATIONS = Stream("notifications", min_interval=1.0)
 CHAT = Stream("chat", min_interval=1.0)

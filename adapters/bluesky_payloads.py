@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from socialdesk.adapters.base import Contact, Inbound, Skipped
-from socialdesk.adapters.http import as_id, count, parse_iso
+from socialdesk.adapters.values import as_id, count, parse_iso
 
 POST = "app.bsky.feed.post"
 CUSTOMER_REASONS = ("mention", "reply", "quote")

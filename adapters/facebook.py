@@ -59,7 +59,7 @@ from socialdesk.adapters.graph import (
     sent_result,
 )
 from socialdesk.adapters.graph_payloads import graph_time, parse_comment, parse_message, parse_post, read_ref
-from socialdesk.adapters.http import as_id
+from socialdesk.adapters.values import as_id
 
 POST_FIELDS = "id,message,story,created_time,updated_time,from,permalink_url,attachments{type,url,title}"
 COMMENT_FIELDS = ("id,message,from,created_time,parent{id},attachment{type,url,title},like_count,comment_count,"

@@ -39,7 +39,8 @@ from socialdesk.adapters.base import (
     Skipped,
 )
 from socialdesk.adapters.graph_payloads import graph_time
-from socialdesk.adapters.http import JsonApi, as_id, parse_epoch
+from socialdesk.adapters.http import JsonApi
+from socialdesk.adapters.values import as_id, parse_epoch
 
 PRIVATE_REPLY_WINDOW = timedelta(days=7)
 DM_WINDOW = timedelta(hours=24)

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from socialdesk.adapters.base import Contact, Inbound, Page, Skipped
-from socialdesk.adapters.http import as_id, count, parse_epoch, parse_iso
+from socialdesk.adapters.values import as_id, count, parse_epoch, parse_iso
 
 ANONYMOUS = "anonymous"
 

@@ -24,60 +24,11 @@ from typing import Any
 import httpx
 
 from socialdesk.adapters.base import AdapterError, AuthError, RateLimit, RateLimited
+from socialdesk.adapters.values import parse_epoch, parse_iso
 
 USER_AGENT = "socialdesk/0.1"
 MAX_ERROR = 300  # characters of a platform's error text kept in a message
 MIN_SECRET = 6  # shorter "secrets" (test tokens) would blank out ordinary words
-
-
-def parse_iso(value: Any) -> datetime | None:
-    """An ISO-8601 timestamp (`Z`, `+00:00` or Graph's `+0000`) as an aware UTC datetime, or
-    None when it is missing or garbled."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt if dt.tzinfo is UTC else dt.astimezone(UTC)
-
-
-def parse_epoch(value: Any, *, millis: bool = False) -> datetime | None:
-    """Unix seconds (or milliseconds), as a number or a numeric string, as aware UTC."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return None
-    if not isinstance(value, (int, float)):
-        return None
-    try:
-        return datetime.fromtimestamp(value / 1000 if millis else value, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def as_id(value: Any) -> str | None:
-    """A platform id as a string: ids are JSON strings on some platforms and numbers on others
-    (Meta sends both). Booleans, empty strings and anything else are not ids."""
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def count(value: Any) -> int:
-    """An engagement or follower count: a non-negative int, or 0 when missing or odd."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return max(value, 0)
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return 0
 
 
 def _int(value: str | None) -> int | None:

@@ -67,7 +67,7 @@ from socialdesk.adapters.graph_payloads import (
     parse_message,
     read_ref,
 )
-from socialdesk.adapters.http import as_id, count
+from socialdesk.adapters.values import as_id, count
 
 COMMENT_FIELDS = "id,text,timestamp,username,from{id,username},like_count,parent_id,hidden"
 MEDIA_FIELDS = "id,caption,timestamp,permalink,media_product_type,comments_count"

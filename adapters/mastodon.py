@@ -32,13 +32,12 @@ from socialdesk.adapters.base import (
 )
 from socialdesk.adapters.http import JsonApi, header_rate
 from socialdesk.adapters.mastodon_payloads import (  # re-exported: the parsing half of this module's API
-    as_id,
     html_to_text,
     id_key,
-    parse_datetime,
     parse_notification,
     parse_status,
 )
+from socialdesk.adapters.values import as_id, parse_iso
 
 __all__ = [
     "MastodonAdapter",
@@ -246,7 +245,7 @@ class MastodonAdapter:
         return SendResult(
             platform_id=status_id,
             url=url if isinstance(url, str) else None,
-            sent_at=parse_datetime(status.get("created_at")) or datetime.now(UTC),
+            sent_at=parse_iso(status.get("created_at")) or datetime.now(UTC),
             text=text,
         )
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from socialdesk.adapters.base import Contact, Inbound, Skipped
+from socialdesk.adapters.values import as_id, count, parse_iso
 
 # --- HTML → text ---------------------------------------------------------------------------------
 # Mastodon sanitises `content` to a small set of tags: p, br, span, a (plus, from remote servers,
@@ -59,37 +59,6 @@ def id_key(value: str) -> tuple[int, str]:
     return (len(value), value)
 
 
-def as_id(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value if value else None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _count(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if value > 0 else 0
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return 0
-
-
-def parse_datetime(value: Any) -> datetime | None:
-    """An ISO-8601 timestamp as an aware UTC datetime, or None when it is missing or garbled."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    if dt.tzinfo is not UTC:
-        dt = dt.astimezone(UTC)
-    return dt
-
-
 class _Skip(Exception):
     pass
 
@@ -110,7 +79,7 @@ def _contact(account: Any) -> Contact:
         platform_id=account_id,
         handle=handle,
         display_name=name if isinstance(name, str) else "",
-        followers=_count(account.get("followers_count")),
+        followers=count(account.get("followers_count")),
         bot=account.get("bot") is True,
     )
 
@@ -146,9 +115,9 @@ def _inbound(status: Any, raw: Mapping[str, Any]) -> Inbound:
         is_repost = True
     else:
         inner = status
-    published_at = parse_datetime(status.get("created_at"))
+    published_at = parse_iso(status.get("created_at"))
     if published_at is None:
-        published_at = parse_datetime(inner.get("created_at"))
+        published_at = parse_iso(inner.get("created_at"))
         if published_at is None:
             raise _Skip(f"status.created_at is missing or not ISO-8601: {status.get('created_at')!r:.40}")
     visibility = status.get("visibility")
@@ -173,9 +142,9 @@ def _inbound(status: Any, raw: Mapping[str, Any]) -> Inbound:
         in_reply_to=in_reply_to,
         language=language if isinstance(language, str) and language else None,
         url=url if isinstance(url, str) else None,
-        likes=_count(inner.get("favourites_count")),
-        reposts=_count(inner.get("reblogs_count")),
-        replies=_count(inner.get("replies_count")),
+        likes=count(inner.get("favourites_count")),
+        reposts=count(inner.get("reblogs_count")),
+        replies=count(inner.get("replies_count")),
         is_repost=is_repost,
         raw=raw,
     )

@@ -44,7 +44,8 @@ from socialdesk.adapters.base import (
     Skipped,
     Stream,
 )
-from socialdesk.adapters.http import JsonApi, as_id, parse_epoch, retry_after
+from socialdesk.adapters.http import JsonApi, retry_after
+from socialdesk.adapters.values import as_id, parse_epoch
 from socialdesk.adapters.telegram_payloads import (  # re-exported: the parsing half of this module's API
     Bot,
     message_url,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from socialdesk.adapters.base import Contact, Inbound, Skipped
-from socialdesk.adapters.http import as_id, parse_epoch
+from socialdesk.adapters.values import as_id, parse_epoch
 
 MESSAGE_UPDATES = ("message", "edited_message", "channel_post", "edited_channel_post")
 

@@ -50,7 +50,8 @@ from socialdesk.adapters.base import (
     Stream,
     Vault,
 )
-from socialdesk.adapters.http import JsonApi, as_id, header_rate
+from socialdesk.adapters.http import JsonApi, header_rate
+from socialdesk.adapters.values import as_id
 from socialdesk.adapters.x_payloads import (
     Includes,
     comparable,

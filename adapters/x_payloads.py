@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from socialdesk.adapters.base import Contact, Inbound, Skipped
-from socialdesk.adapters.http import as_id, count, default_error_text, parse_epoch, parse_iso
+from socialdesk.adapters.http import default_error_text
+from socialdesk.adapters.values import as_id, count, parse_epoch, parse_iso
 
 X_EPOCH_MS = 1288834974657  # snowflake ids count milliseconds from here (2010-11-04)
 _SNOWFLAKE_MIN = 10**15  # smaller ids predate snowflakes: no time in them

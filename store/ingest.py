@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import bindparam, case, insert, select, text, update
+from sqlalchemy import bindparam, case, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,6 @@ from .models import (
     Message,
     Team,
     UTCDateTime,
-    conversation_tags,
     utcnow,
 )
 from .bulk import Bulk

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from socialdesk.services.desk import Desk
-from socialdesk.store import audit, commands, queries
+from socialdesk.store import audit, commands
 from socialdesk.store.ingest import IngestItem, write_batch
 from socialdesk.store.models import Message, Outbox
 from socialdesk.store.views import QueueFilter

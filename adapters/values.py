@@ -1,0 +1,58 @@
+"""Values as platforms send them, read defensively: ids that are strings on one platform and
+numbers on another, counts that may be missing or odd, timestamps in ISO-8601 or epoch form.
+Pure functions for every adapter's payload parser."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+
+def parse_iso(value: Any) -> datetime | None:
+    """An ISO-8601 timestamp (`Z`, `+00:00` or Graph's `+0000`) as an aware UTC datetime, or
+    None when it is missing or garbled."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt if dt.tzinfo is UTC else dt.astimezone(UTC)
+
+
+def parse_epoch(value: Any, *, millis: bool = False) -> datetime | None:
+    """Unix seconds (or milliseconds), as a number or a numeric string, as aware UTC."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if not isinstance(value, (int, float)):
+        return None
+    try:
+        return datetime.fromtimestamp(value / 1000 if millis else value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def as_id(value: Any) -> str | None:
+    """A platform id as a string: ids are JSON strings on some platforms and numbers on others
+    (Meta sends both). Booleans, empty strings and anything else are not ids."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def count(value: Any) -> int:
+    """An engagement or follower count: a non-negative int, or 0 when missing or odd."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(value, 0)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return 0
