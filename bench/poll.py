@@ -16,7 +16,6 @@ Prints one figure per line as `<name> <value> <unit>`:
 from __future__ import annotations
 
 import argparse
-import importlib
 import itertools
 import statistics
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the fakes live with the tests
 
+from fakes import FAKES, fake_class  # noqa: E402
 from socialdesk.config import Config  # noqa: E402
 from socialdesk.services.ingest import ChannelRef, Ingestor  # noqa: E402
 from socialdesk.services.poller import ChannelPoller  # noqa: E402
@@ -34,25 +34,13 @@ from socialdesk.services.rules import build_ruleset  # noqa: E402
 from socialdesk.store import commands  # noqa: E402
 from socialdesk.store.db import open_store  # noqa: E402
 
-FAKES = {
-    "mastodon": "fakes.mastodon:FakeMastodon",
-    "x": "fakes.x:FakeX",
-    "facebook": "fakes.graph:FakeFacebook",
-    "instagram": "fakes.graph:FakeInstagram",
-    "bluesky": "fakes.bluesky:FakeBluesky",
-    "telegram": "fakes.telegram:FakeTelegram",
-    "email": "fakes.mail:FakeMail",
-}
-
-
 # The bench polls back to back, far more often than a channel's interval would: X's 300 mention
 # reads per 15 minutes would bind after seconds, so its fake's window is one second here.
 OPTIONS = {"x": {"rate_window": 1.0}}
 
 
 def fake(kind: str):
-    module, name = FAKES[kind].split(":")
-    return getattr(importlib.import_module(module), name)(seed=7, **OPTIONS.get(kind, {}))
+    return fake_class(kind)(seed=7, **OPTIONS.get(kind, {}))
 
 
 class Channel:

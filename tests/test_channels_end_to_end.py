@@ -10,7 +10,8 @@ from datetime import datetime
 import pytest
 
 from fakes.bluesky import APP_PASSWORD, BRAND_HANDLE
-from test_fault_injection import fake_class, stored_ids
+from fakes import FAKES, fake_class
+from test_fault_injection import stored_ids
 from socialdesk.config import Config
 from socialdesk.services.credentials import Credentials
 from socialdesk.services.runtime import Runtime
@@ -52,7 +53,7 @@ def wait(predicate, runtime: Runtime | None = None, timeout: float = 30.0) -> bo
     return predicate()
 
 
-@pytest.mark.parametrize("kind", ["mastodon", "x", "facebook", "instagram", "bluesky", "telegram", "email"])
+@pytest.mark.parametrize("kind", list(FAKES))
 def test_a_configured_channel_is_polled_shown_and_answered(store, kind):
     fake = fake_class(kind)(seed=3).start()
     try:

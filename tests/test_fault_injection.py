@@ -6,7 +6,6 @@ ambiguous send arrived (Telegram) has that reply parked for a person, never post
 
 from __future__ import annotations
 
-import importlib
 import itertools
 from collections import Counter
 from datetime import timedelta
@@ -14,6 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from fakes import FAKES, fake_class
 from socialdesk.config import Config
 from socialdesk.services.desk import ChannelLimits, Desk
 from socialdesk.services.ingest import ChannelRef, Ingestor
@@ -24,22 +24,8 @@ from socialdesk.store import commands
 from socialdesk.store.models import Message, Outbox
 from socialdesk.store.views import QueueFilter
 
-FAKES = {
-    "mastodon": "fakes.mastodon:FakeMastodon",
-    "x": "fakes.x:FakeX",
-    "facebook": "fakes.graph:FakeFacebook",
-    "instagram": "fakes.graph:FakeInstagram",
-    "bluesky": "fakes.bluesky:FakeBluesky",
-    "telegram": "fakes.telegram:FakeTelegram",
-    "email": "fakes.mail:FakeMail",
-}
 MESSAGES = 30
 FAULTS = 0.3
-
-
-def fake_class(kind: str):
-    module, name = FAKES[kind].split(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def stored_ids(store) -> list[str]:

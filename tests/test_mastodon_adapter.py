@@ -6,18 +6,14 @@ from __future__ import annotations
 import email.utils
 import json
 import socket
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
 import corpus
+from fakes.server import LoopbackServer, Reply, Seen
 from socialdesk.adapters.base import (
     AdapterError,
     AuthError,
@@ -34,116 +30,17 @@ from socialdesk.adapters.simulator import Simulator
 # --- a scriptable local server -------------------------------------------------------------------
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None  # str/bytes sent as is; anything else as JSON
-    headers: dict[str, str] = field(default_factory=dict)
-    mode: str = "normal"  # normal | slow | dropped
-    delay: float = 0.0
-
-    def payload(self) -> bytes:
-        if isinstance(self.body, bytes):
-            return self.body
-        if isinstance(self.body, str):
-            return self.body.encode("utf-8")
-        return json.dumps([] if self.body is None else self.body).encode("utf-8")
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    query: list[tuple[str, str]]
-    headers: dict[str, str]
-    body: bytes
-    target: str  # path?query as sent
-
-    def param(self, name: str) -> str | None:
-        values = [v for k, v in self.query if k == name]
-        return values[-1] if values else None
-
-
-class FakeMastodon:
-    """Answers each request with the next scripted Reply, or with `handler(request)`."""
-
-    def __init__(self) -> None:
-        self.script: list[Reply] = []
-        self.handler: Callable[[Seen], Reply] | None = None
-        self.requests: list[Seen] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out in two writes
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                self._answer("GET")
-
-            def do_POST(self) -> None:
-                self._answer("POST")
-
-            def _answer(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                url = urlsplit(self.path)
-                seen = Seen(method, url.path, parse_qsl(url.query, keep_blank_values=True),
-                            {k.lower(): v for k, v in self.headers.items()}, body, self.path)
-                fake.requests.append(seen)
-                if fake.script:
-                    reply = fake.script.pop(0)
-                elif fake.handler is not None:
-                    reply = fake.handler(seen)
-                else:
-                    reply = Reply(200, [])
-                payload = reply.payload()
-                if reply.mode == "slow":
-                    time.sleep(reply.delay)
-                try:
-                    self.send_response(reply.status)
-                    headers = {"Content-Type": "application/json; charset=utf-8", **reply.headers}
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    if reply.mode == "dropped":
-                        self.wfile.write(payload[: len(payload) // 2])
-                        self.wfile.flush()
-                        self.connection.shutdown(socket.SHUT_RDWR)
-                        self.close_connection = True
-                        return
-                    self.wfile.write(payload)
-                except OSError:
-                    self.close_connection = True
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def reset(self) -> None:
-        self.script, self.handler, self.requests = [], None, []
-
-
 @pytest.fixture(scope="module")
 def _fake_server():
-    server = FakeMastodon()
-    yield server
-    server.close()
+    with LoopbackServer() as server:
+        yield server
 
 
 @pytest.fixture
 def fake(_fake_server):
+    """A scripted Mastodon: each request gets the next Reply, else `handler(seen)`, else 200 []."""
     _fake_server.reset()
+    _fake_server.handler = lambda seen: Reply(200, [])
     yield _fake_server
     _fake_server.reset()
 
@@ -197,7 +94,7 @@ def rate_headers(remaining: int = 299, reset: datetime | None = None) -> dict[st
     }
 
 
-def page_reply(fake: FakeMastodon, items: list[dict], **kw: Any) -> Reply:
+def page_reply(fake: LoopbackServer, items: list[dict], **kw: Any) -> Reply:
     headers = rate_headers(**kw)
     if items:
         newest, oldest = items[0]["id"], items[-1]["id"]
