@@ -24,7 +24,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -140,6 +140,7 @@ class TelegramAdapter:
         self._bot: Bot | None = None
         self._sent: OrderedDict[str, SendResult] = OrderedDict()
         self._lock = threading.Lock()
+        self._closed = threading.Event()
 
     # -- calls --
 
@@ -195,11 +196,39 @@ class TelegramAdapter:
         # The read timeout must outlast the long poll, or every quiet poll would end in an error.
         timeout = httpx.Timeout(self.timeout, read=self.timeout + self.long_poll)
         what = f"reading updates (long poll of {self.long_poll}s)"
-        updates = self._call("getUpdates", what, params=params, timeout=timeout)
+        updates = self._until_closed(lambda: self._call("getUpdates", what, params=params, timeout=timeout))
+        if self._closed.is_set():
+            return  # closed while waiting: the updates stay with Telegram for the next start
         if not isinstance(updates, list):
             raise AdapterError(f"Telegram sent a JSON {type(updates).__name__} where a list of updates was "
                                f"expected while {what}", retryable=True)
         yield self._page(updates, bot, cursor)
+
+    def _until_closed(self, call: Callable[[], Any]) -> Any:
+        """Run a long poll in a thread of its own, so that `close` does not wait up to
+        `long_poll` seconds for it (a blocked read cannot be woken from another thread).
+        Abandoning its answer loses nothing: an update stays with Telegram until a later
+        offset confirms it."""
+        if self.long_poll == 0:
+            return call()
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome["value"] = call()
+            except BaseException as exc:  # handed to the caller below
+                outcome["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name="telegram-long-poll", daemon=True).start()
+        while not done.wait(0.1):
+            if self._closed.is_set():
+                return None
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
 
     def _page(self, updates: list[Any], bot: Bot, cursor: str | None) -> Page:
         messages, skipped, ids = [], [], []
@@ -319,6 +348,7 @@ class TelegramAdapter:
                                          "an earlier attempt was interrupted"))
 
     def close(self) -> None:
+        self._closed.set()
         self.api.close()
 
     def __enter__(self) -> TelegramAdapter:

@@ -143,6 +143,15 @@ def claim_outbox(session: Session, *, limit: int = 20, now: datetime | None = No
     return claims
 
 
+def unclaim(session: Session, outbox_ids: list[int]) -> None:
+    """Claimed entries the sender stopped before attempting: queued again, as they were."""
+    if not outbox_ids:
+        return
+    audit.begin_write(session)
+    session.execute(update(Outbox).where(Outbox.id.in_(outbox_ids), Outbox.state == "sending").values(
+        state="queued", attempts=Outbox.attempts - 1, claimed_at=None))
+
+
 def mark_sent(session: Session, outbox_id: int, platform_id: str, url: str | None, sent_at: datetime,
               posted_text: str) -> None:
     """Record a delivered reply as an outbound message of its conversation."""

@@ -11,6 +11,7 @@ failed with what the agent should check, because a public reply must never go ou
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -33,16 +34,31 @@ class Sender:
         self.adapters = adapters
         self.in_doubt_after = in_doubt_after
         self.sent = 0
+        self._running = threading.Lock()
+        self._stopping = threading.Event()
 
     def run_once(self) -> int:
-        with self.sessions() as s:
-            if not commands.outbox_due(s, in_doubt_after=self.in_doubt_after):
+        with self._running:
+            if self._stopping.is_set():
                 return 0
-        with self.sessions.begin() as s:
-            claims = commands.claim_outbox(s, in_doubt_after=self.in_doubt_after)
-        for claim in claims:
-            self._deliver(claim)
-        return len(claims)
+            with self.sessions() as s:
+                if not commands.outbox_due(s, in_doubt_after=self.in_doubt_after):
+                    return 0
+            with self.sessions.begin() as s:
+                claims = commands.claim_outbox(s, in_doubt_after=self.in_doubt_after)
+            for done, claim in enumerate(claims):
+                if self._stopping.is_set():  # not attempted: back in the queue, not in doubt
+                    with self.sessions.begin() as s:
+                        commands.unclaim(s, [c.id for c in claims[done:]])
+                    return done
+                self._deliver(claim)
+            return len(claims)
+
+    def stop(self) -> None:
+        """Finish the send under way (a send cut off would be in doubt), then send no more."""
+        self._stopping.set()
+        with self._running:
+            pass
 
     def _deliver(self, claim: commands.OutboxClaim) -> None:
         adapter = self.adapters.get(claim.channel)

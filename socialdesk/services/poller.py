@@ -37,7 +37,8 @@ def backoff_delay(failures: int, retry_after: float | None, rng: random.Random |
 class ChannelPoller:
     def __init__(self, name: str, channel_id: int, adapter: Adapter, ingestor: Ingestor,
                  sessions: sessionmaker[Session], *, stream: str = "mentions",
-                 initial_cursor: str | None = None, clock: Callable[[], float] = time.monotonic):
+                 initial_cursor: str | None = None, clock: Callable[[], float] = time.monotonic,
+                 stopping: threading.Event | None = None):
         self.name, self.channel_id, self.adapter = name, channel_id, adapter
         self.ingestor, self.sessions, self.stream = ingestor, sessions, stream
         self.initial_cursor = initial_cursor
@@ -46,6 +47,7 @@ class ChannelPoller:
         self.stored = 0
         self._clock = clock
         self._lock = threading.Lock()
+        self._stopping = stopping or threading.Event()  # set: a failure is the shutdown's doing
 
     def run(self) -> int:
         """Poll once (skipped while backing off). Returns the messages stored."""
@@ -69,6 +71,8 @@ class ChannelPoller:
                 stored += self.ingestor.store(prepared, self.stream).stored
                 rate = page.rate or rate
         except AdapterError as exc:
+            if self._stopping.is_set():
+                return stored  # the adapter was closed under it: nothing to report
             self.failures += 1
             delay = backoff_delay(self.failures, exc.retry_after)
             if not exc.retryable:

@@ -57,6 +57,7 @@ class Runtime:
     scheduler: BackgroundScheduler | None = None
     watchers: list[threading.Thread] = field(default_factory=list)
     _stopping: threading.Event = field(default_factory=threading.Event)
+    _executor: ThreadPoolExecutor | None = None
 
     def build(self) -> None:
         """Register channels and make their adapters; a channel that cannot start is recorded
@@ -78,7 +79,8 @@ class Runtime:
             for stream in opened.adapter.streams:
                 job = f"{channel.name}:{stream.name}"
                 self.pollers[job] = ChannelPoller(channel.name, opened.ref.id, opened.adapter, opened.ingestor,
-                                                  self.sessions, stream=stream.name, initial_cursor=opened.initial)
+                                                  self.sessions, stream=stream.name, initial_cursor=opened.initial,
+                                                  stopping=self._stopping)
                 self.intervals[job] = max(channel.interval, stream.min_interval)
         self.sender = Sender(self.sessions, self.adapters)
 
@@ -144,7 +146,8 @@ class Runtime:
             self.build()
         # Every poller may hold a thread for a whole long poll (Telegram), plus the sender and
         # the maintenance job.
-        self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(len(self.pollers) + 3)},
+        self._executor = ThreadPoolExecutor(len(self.pollers) + 3)
+        self.scheduler = BackgroundScheduler(executors={"default": self._executor},
                                              job_defaults={"coalesce": True, "max_instances": 1,
                                                            "misfire_grace_time": 30})
         now = datetime.now()
@@ -184,13 +187,19 @@ class Runtime:
             log.exception("channel %s: waiting for news failed; polling on the interval only", name)
 
     def stop(self) -> None:
+        """No new runs; the send under way finishes; then the adapters close, which ends long
+        polls at once; then the jobs still running (a poll finishing its page) are waited for."""
         self._stopping.set()
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=True)
-            self.scheduler = None
-        for watcher in self.watchers:
-            watcher.join(timeout=5)
+            self.scheduler.shutdown(wait=False)
+        if self.sender is not None:
+            self.sender.stop()
         for adapter in self.adapters.values():
             adapter.close()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        self.scheduler = self._executor = None
+        for watcher in self.watchers:
+            watcher.join(timeout=5)
         for simulator in self.simulators:
             simulator.stop()
