@@ -1,17 +1,22 @@
 """IMAP protocol details for the email adapter: mailbox names (modified UTF-7), quoting, FETCH
-and SEARCH answers as imaplib hands them over, and a line reader with timeouts for IDLE.
+and SEARCH answers as imaplib hands them over, the few commands it runs on a logged-in imaplib
+connection (EXAMINE, UID SEARCH, UID FETCH, CAPABILITY), and a line reader with timeouts for IDLE.
 
-Standard library only."""
+This module only imports the standard library and `socialdesk.adapters`."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import imaplib
 import re
 import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from socialdesk.adapters.base import AdapterError
 
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
                                        "nov", "dec"), 1)}
@@ -104,6 +109,52 @@ def error_text(*args: Any) -> str:
     parts = [a.decode("utf-8", "replace") if isinstance(a, bytes)
              else error_text(*a) if isinstance(a, (list, tuple)) else str(a) for a in args if a is not None]
     return " ".join(p for p in parts if p).strip()[:300]
+
+
+# --- commands on a logged-in connection ----------------------------------------------------------
+
+
+def expect_ok(answer: tuple[str, list[Any]], command: str) -> list[Any]:
+    """The data of an imaplib answer that is OK; anything else raises IMAP4.error naming `command`."""
+    typ, data = answer
+    if typ != "OK":
+        raise imaplib.IMAP4.error(f"{command}: {error_text(data)}")
+    return data
+
+
+def examine(conn: imaplib.IMAP4, mailbox: str) -> tuple[int, int | None]:
+    """EXAMINE (read-only SELECT) a mailbox: its UIDVALIDITY and UIDNEXT."""
+    expect_ok(conn.select(mailbox_name(mailbox), readonly=True), f"EXAMINE {mailbox}")
+    values = {}
+    for code in ("UIDVALIDITY", "UIDNEXT"):
+        found = [int(v) for v in conn.response(code)[1] if isinstance(v, bytes) and v.strip().isdigit()]
+        values[code] = found[-1] if found else None
+    if values["UIDVALIDITY"] is None:
+        raise AdapterError(f"the IMAP server sent no UIDVALIDITY for {mailbox}; it cannot be polled safely",
+                           retryable=False)
+    return values["UIDVALIDITY"], values["UIDNEXT"]
+
+
+def uid_search(conn: imaplib.IMAP4, *criteria: str) -> list[int]:
+    return search_result(expect_ok(conn.uid("SEARCH", *criteria), f"SEARCH {' '.join(criteria)}"))
+
+
+def uid_fetch(conn: imaplib.IMAP4, uids: list[int], items: str) -> dict[int, dict[str, Any]]:
+    return parse_fetch(expect_ok(conn.uid("FETCH", ",".join(map(str, uids)), items), "FETCH"))
+
+
+def capabilities(conn: imaplib.IMAP4) -> set[str]:
+    """The capabilities after login (some servers list IDLE or UIDPLUS only then)."""
+    typ, data = conn.capability()
+    if typ != "OK":
+        return set(conn.capabilities)
+    return {w.decode("ascii", "replace").upper() for d in data if isinstance(d, bytes) for w in d.split()}
+
+
+def shutdown(conn: imaplib.IMAP4) -> None:
+    """Drop the connection without a word (after LOGOUT, or instead of it when something broke)."""
+    with contextlib.suppress(Exception):
+        conn.shutdown()
 
 
 # --- the IDLE wire -------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """RFC 5322 messages → Inbound, against CPython's email test corpus (real-world mail: digests,
-bounces, Outlook/Eudora quirks, odd charsets, broken MIME) and mail as customers write it today."""
+bounces, Outlook/Eudora quirks, odd charsets, broken MIME) and mail as customers write it today;
+and the way back, the reply's headers. All pure: no server."""
 
 from __future__ import annotations
 
@@ -7,39 +8,30 @@ import json
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
-from fakes.mail import corpus_files, customer_mails, delivered
-from socialdesk.adapters.base import Inbound, Skipped
-from socialdesk.adapters.email_parse import (
-    MAX_ID,
-    decode_bytes,
-    html_to_text,
-    parse_message,
-    reply_ref_fields,
-)
+from fakes.mail_messages import compose, corpus_files, customer_mails, delivered
+from socialdesk.adapters.base import Inbound, NotAllowed, Outbound, Skipped
+from socialdesk.adapters.email_headers import decode_bytes
+from socialdesk.adapters.email_html import html_to_text
+from socialdesk.adapters.email_parse import MAX_ID, parse_message, reply_ref_fields
+from socialdesk.adapters.email_reply import build_reply, message_id_for, reply_subject
 
 RECEIVED = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+def corpus_name(path: Path) -> str:
+    """A corpus file's name; the older of the two msg_47.txt is msg_47_old.txt."""
+    return path.name if "2e31ff5efb" not in str(path) else "msg_47_old.txt"
 
 
 @pytest.fixture(scope="module")
 def parsed() -> dict[str, Inbound | Skipped]:
     files = corpus_files()
     assert len(files) == 50, "corpus looks incomplete"
-    out = {}
-    for path in files:
-        name = path.name if "2e31ff5efb" not in str(path) else "msg_47_old.txt"
-        out[name] = parse_message(path.read_bytes(), received_at=RECEIVED, uid=7)
-    return out
-
-
-def _mail(**headers: str) -> EmailMessage:
-    msg = EmailMessage()
-    for name, value in headers.items():
-        msg[name.replace("_", "-")] = value
-    return msg
+    return {corpus_name(path): parse_message(path.read_bytes(), received_at=RECEIVED, uid=7) for path in files}
 
 
 # --- the whole corpus ----------------------------------------------------------------------------
@@ -69,7 +61,7 @@ def test_the_whole_corpus_also_parses_after_delivery(parsed):
     # Delivery drops the mbox "From " line (msg_25, msg_43); nothing else changes.
     for path in corpus_files():
         after = parse_message(delivered(path.read_bytes()), received_at=RECEIVED)
-        before = parsed[path.name if "2e31ff5efb" not in str(path) else "msg_47_old.txt"]
+        before = parsed[corpus_name(path)]
         assert type(after) is type(before), path.name
         if isinstance(after, Inbound):
             assert (after.platform_id, after.text) == (before.platform_id, before.text), path.name
@@ -92,7 +84,7 @@ def test_quoted_printable_and_base64_parts_in_their_charsets(parsed):
 
 
 def test_alternative_prefers_the_plain_part_and_attachments_are_named(parsed):
-    msg = _mail(From="a@example.com", Subject="order")
+    msg = compose(From="a@example.com", Subject="order")
     msg.set_content("plain words")
     msg.add_alternative("<p>html words</p>", subtype="html")
     msg.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="invoice.pdf")
@@ -217,7 +209,7 @@ def test_threading_falls_back_to_the_last_reference():
 
 
 def test_reply_ref_keeps_reply_to_and_subject():
-    msg = _mail(From="Bob <bob@example.com>", Reply_To="Bob Support <bob+case@example.com>",
+    msg = compose(From="Bob <bob@example.com>", Reply_To="Bob Support <bob+case@example.com>",
                 Subject="Re: AW: order", Message_ID="<q@example.com>", In_Reply_To="<p@example.com>")
     msg.set_content("hi")
     ref = reply_ref_fields(parse_message(msg.as_bytes(), received_at=RECEIVED).reply_ref)
@@ -285,3 +277,36 @@ def test_garbage_and_truncated_messages_never_raise():
     deep = b"From: a@example.com\nContent-Type: multipart/mixed; boundary=b0\n\n" + b"".join(
         f"--b{i}\nContent-Type: multipart/mixed; boundary=b{i + 1}\n\n".encode() for i in range(60)) + b"deep\n"
     assert isinstance(parse_message(deep), Inbound)
+
+
+# --- reply headers, pure -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("subject", "expected"), [
+    ("Order 12", "Re: Order 12"),
+    ("RE: Re: re:Order 12", "Re: Order 12"),
+    ("AW: SV: Antw: Bestellung", "Re: Bestellung"),
+    ("Re[2]: Fwd: parcel", "Re: Fwd: parcel"),
+    ("Reference number", "Re: Reference number"),
+    ("  multi\r\n  line  ", "Re: multi line"),
+    ("", "Re: your message"),
+])
+def test_reply_subject(subject, expected):
+    assert reply_subject(subject) == expected
+
+
+def test_message_ids_are_stable_and_valid():
+    assert message_id_for("8f1c-22", "Brand@Example.COM") == "<8f1c-22@example.com>"
+    odd = message_id_for("outbox 17/retry <1>", "brand@bücher.example")
+    assert odd == message_id_for("outbox 17/retry <1>", "brand@bücher.example")
+    assert odd.startswith("<sd.") and odd.endswith("@xn--bcher-kva.example>")
+
+
+def test_a_conversation_moved_to_email_opens_a_thread_with_its_own_subject():
+    message = Outbound(idempotency_key="move-1", text="As promised, by email.", visibility="private",
+                       recipient="kim@example.org", reply_ref='{"subject": "Your case #4411"}')
+    msg = build_reply(message, "brand@example.com", datetime(2026, 3, 1, tzinfo=UTC))
+    assert (msg["To"], msg["Subject"], msg["In-Reply-To"]) == ("kim@example.org", "Your case #4411", None)
+    with pytest.raises(NotAllowed):
+        build_reply(Outbound(idempotency_key="x", text="hi", visibility="private", recipient="@kim"),
+                    "brand@example.com", datetime(2026, 3, 1, tzinfo=UTC))
