@@ -6,19 +6,11 @@ from __future__ import annotations
 import random
 import select
 import socket
-import struct
 import threading
 import time
 from collections import Counter
 
-
-def _reset(sock: socket.socket) -> None:
-    """Close with RST: the other side sees 'connection reset by peer'."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.close()
-    except OSError:
-        pass
+from fakes.server import reset_connection
 
 
 class FaultProxy:
@@ -52,7 +44,7 @@ class FaultProxy:
         with self._lock:
             open_now, self.open = list(self.open), set()
         for sock in open_now:
-            _reset(sock)
+            reset_connection(sock)
 
     def _accept(self) -> None:
         while not self._stop.is_set():
@@ -72,7 +64,7 @@ class FaultProxy:
         try:
             server = socket.create_connection(self.target, timeout=5)
         except OSError:
-            _reset(client)
+            reset_connection(client)
             return
         server.settimeout(None)
         greeted = False
@@ -96,5 +88,5 @@ class FaultProxy:
         finally:
             with self._lock:
                 self.open.discard(client)
-            _reset(client) if fault == "reset" else client.close()
+            reset_connection(client) if fault == "reset" else client.close()
             server.close()

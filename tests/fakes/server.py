@@ -175,7 +175,7 @@ class _Server(ThreadingHTTPServer):
         pass  # clients that give up on a slow answer are expected
 
 
-def _reset(connection: socket.socket) -> None:
+def reset_connection(connection: socket.socket) -> None:
     """Close with RST, not FIN: the client sees 'connection reset by peer'."""
     try:
         connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -216,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
             reply, lose = Reply(500, {"error": f"fake error: {type(exc).__name__}: {exc}"}), False
         if lose or reply.mode == "reset":
             self.close_connection = True
-            _reset(self.connection)
+            reset_connection(self.connection)
             return
         payload = reply.payload()
         if reply.mode == "slow":
@@ -239,6 +239,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             if reply.mode == "dropped":
                 self.close_connection = True
-                _reset(self.connection)
+                reset_connection(self.connection)
         except OSError:
             self.close_connection = True
