@@ -1,8 +1,9 @@
 """Bluesky (AT Protocol) payloads to normalised messages, and the text arithmetic replies need.
 
 Notifications, post views, repo records and chat log entries become `Inbound` (or `Skipped`
-with the reason, or `Deleted`); reply texts get their grapheme count and their rich-text facets
-with UTF-8 byte offsets. Pure: no I/O, never raises on a payload.
+with the reason, or `Deleted`); reply texts get their rich-text facets with UTF-8 byte offsets
+(their length in graphemes is the core's to count: `socialdesk.rules.length`). Pure: no I/O,
+never raises on a payload.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -31,47 +31,7 @@ class Deleted(NamedTuple):
     platform_id: str
 
 
-# --- text arithmetic -----------------------------------------------------------------------------
-
-_ZWJ = 0x200D
-
-
-def _extends(cp: int, ch: str) -> bool:
-    """Whether `ch` continues the grapheme before it: combining marks, joiners, variation
-    selectors, emoji skin tones and tag characters (an approximation of UAX #29)."""
-    return (
-        unicodedata.category(ch) in ("Mn", "Me", "Mc")
-        or cp == _ZWJ
-        or 0xFE00 <= cp <= 0xFE0F
-        or 0xE0100 <= cp <= 0xE01EF
-        or 0x1F3FB <= cp <= 0x1F3FF
-        or 0xE0020 <= cp <= 0xE007F
-        or 0x1160 <= cp <= 0x11FF  # Hangul medial vowels and final consonants
-    )
-
-
-def graphemes(text: str) -> int:
-    """Text length as Bluesky counts it (user-perceived characters): an emoji ZWJ sequence, a
-    flag, a letter with its accents or CR LF count as one."""
-    total = 0
-    prev = -1
-    regional_open = False
-    for ch in text:
-        cp = ord(ch)
-        if prev == _ZWJ or (prev == 0x0D and cp == 0x0A) or (total and _extends(cp, ch)):
-            prev = cp
-            continue
-        if 0x1F1E6 <= cp <= 0x1F1FF:  # regional indicators pair up into flags
-            if regional_open:
-                regional_open = False
-                prev = cp
-                continue
-            regional_open = True
-        else:
-            regional_open = False
-        total += 1
-        prev = cp
-    return total
+# --- facets: text arithmetic in UTF-8 bytes ------------------------------------------------------
 
 
 def byte_offset(text: str, index: int) -> int:

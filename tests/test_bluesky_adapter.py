@@ -5,11 +5,13 @@ thread refs and facets, chat sends, find_sent after a lost answer, rate limits, 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fakes.bluesky import APP_PASSWORD, BRAND_DID, BRAND_HANDLE, BSKY, FakeBluesky, Sent, load
+from fakes.bluesky import APP_PASSWORD, BRAND_DID, BRAND_HANDLE, FakeBluesky, Sent, error
+from fakes.bluesky_world import BSKY, load
+from fakes.server import Reply
 from socialdesk.adapters.base import (
     AdapterError,
     AuthError,
@@ -50,10 +52,6 @@ def drain(adapter, cursor, stream="notifications", stop_after=None):
     return messages, deleted, cursor
 
 
-def calls(fake, nsid):
-    return [s for s in fake.server.requests if s.path == f"/xrpc/{nsid}"]
-
-
 # --- sessions ------------------------------------------------------------------------------------
 
 
@@ -68,9 +66,9 @@ def test_one_session_is_created_and_reused_across_adapter_instances(fake):
         with fake.adapter(timeout=TIMEOUT) as again:
             drain(again, None, "chat")
     assert fake.sessions_created == 1
-    body = calls(fake, "com.atproto.server.createSession")[0].json()
+    body = fake.calls("com.atproto.server.createSession")[0].json()
     assert body == {"identifier": BRAND_HANDLE, "password": APP_PASSWORD}
-    listed = calls(fake, "app.bsky.notification.listNotifications")[0]
+    listed = fake.calls("app.bsky.notification.listNotifications")[0]
     assert listed.headers["authorization"] == f"Bearer {stored['accessJwt']}"
 
 
@@ -84,7 +82,7 @@ def test_an_expired_access_token_is_refreshed_not_recreated(fake, adapter):
     assert (fake.sessions_created, fake.refreshes) == (1, 1)
     new = json.loads(fake.vault.get("session"))
     assert new["accessJwt"] != old["accessJwt"] and new["refreshJwt"] != old["refreshJwt"]
-    refresh = calls(fake, "com.atproto.server.refreshSession")[0]
+    refresh = fake.calls("com.atproto.server.refreshSession")[0]
     assert refresh.headers["authorization"] == f"Bearer {old['refreshJwt']}"
     fake.expire_access_tokens()
     with fake.adapter(timeout=TIMEOUT) as restarted:  # the stored session is refreshed after a restart too
@@ -130,20 +128,14 @@ def test_a_wrong_app_password_says_so_without_repeating_it(fake):
 def test_session_tokens_never_appear_in_error_messages(fake, adapter):
     adapter.verify()
     token = json.loads(fake.vault.get("session"))["accessJwt"]
-    fake.server.script.append(load_error(400, "InvalidRequest", f"bad header Bearer {token}"))
+    fake.server.script.append(error(400, "InvalidRequest", f"bad header Bearer {token}"))
     with pytest.raises(AdapterError) as caught:
         list(adapter.poll(EVERYTHING))
     assert token not in str(caught.value) and "***" in str(caught.value)
     assert "while reading notifications" in str(caught.value)
 
 
-def load_error(status, name, message):
-    from fakes.server import Reply
-    return Reply(status, {"error": name, "message": message})
-
-
 def test_a_recorded_xrpc_error_body_is_reported_and_not_retried(fake, adapter):
-    from fakes.server import Reply
     adapter.verify()
     fake.server.script.append(Reply(400, load(BSKY + "error.json")))
     with pytest.raises(AdapterError) as caught:
@@ -184,10 +176,10 @@ def test_polling_walks_back_across_pages_then_yields_oldest_first(fake):
     order = [m.published_at for p in pages for m in p.messages]
     assert order == sorted(order)
     assert {m.platform_id for p in pages for m in p.messages} == fake.expected_ids()
-    listed = calls(fake, "app.bsky.notification.listNotifications")
+    listed = fake.calls("app.bsky.notification.listNotifications")
     assert listed[-1].params("reasons") == ["mention", "reply", "quote"] and listed[-1].param("limit") == "40"
     for nsid, name in (("app.bsky.actor.getProfiles", "actors"), ("app.bsky.feed.getPosts", "uris")):
-        assert calls(fake, nsid) and all(len(s.params(name)) <= 25 for s in calls(fake, nsid))
+        assert fake.calls(nsid) and all(len(s.params(name)) <= 25 for s in fake.calls(nsid))
     hydrated = [m for p in pages for m in p.messages]
     assert any(m.author.followers for m in hydrated) and any(m.likes for m in hydrated)
 
@@ -215,7 +207,7 @@ def test_out_of_rate_mid_walk_stores_what_it_has_without_moving_the_cursor():
     assert [p.cursor for p in pages] == [None, None]
     assert sum(len(p.messages) for p in pages) == 60
     assert pages[-1].rate.remaining == 0
-    assert not calls(fake, "app.bsky.actor.getProfiles")
+    assert not fake.calls("app.bsky.actor.getProfiles")
 
 
 def test_a_429_is_rate_limited_with_the_reset_time(fake, adapter):
@@ -237,11 +229,10 @@ def test_backfill_reads_back_to_since_newest_first(fake):
     assert all(p.cursor is None for p in pages)
     got = [m for p in pages for m in p.messages]
     assert len(got) == 18 and all(m.published_at >= since for m in got)
-    assert len(calls(fake, "app.bsky.notification.listNotifications")) == 4 + 2
+    assert len(fake.calls("app.bsky.notification.listNotifications")) == 4 + 2
 
 
 def fake_time(seconds):
-    from datetime import UTC, datetime
     return datetime.fromtimestamp(seconds, UTC)
 
 
@@ -286,20 +277,9 @@ def test_chat_backfill(fake, adapter):
 # --- sending -------------------------------------------------------------------------------------
 
 
-def thread_of(fake, depth):
-    """A customer thread under the brand's post, `depth` replies deep; the notifications' Inbounds."""
-    parent = dict(fake.brand_root)
-    for i in range(depth):
-        uri = fake.customer_post(fake.customers[i], {"$type": "app.bsky.feed.post", "text": f"level {i}",
-                                                     "reply": {"root": dict(fake.brand_root), "parent": parent}},
-                                 "reply")
-        parent = {"uri": uri, "cid": fake.posts[uri]["cid"]}
-    return parent
-
-
 def test_a_reply_deep_in_a_thread_points_at_the_root_and_its_parent(fake, adapter):
     _, _, cursor = drain(adapter, None)
-    deepest = thread_of(fake, 4)
+    deepest = fake.customer_thread(4)
     messages = drain(adapter, cursor)[0]
     target = next(m for m in messages if m.platform_id == deepest["uri"])
     result = adapter.send(Outbound("k1", "Sorry about that! Fixed now.", "public", in_reply_to=target.platform_id,
@@ -324,7 +304,7 @@ def test_a_reply_without_a_reply_ref_reads_the_recorded_thread_post(fake, adapte
     assert root["uri"] != post["record"]["reply"]["parent"]["uri"]  # deep in the thread
     assert record["reply"] == {"root": {"uri": root["uri"], "cid": root["cid"]},
                                "parent": {"uri": post["uri"], "cid": post["cid"]}}
-    assert calls(fake, "app.bsky.feed.getPosts")[-1].params("uris") == [post["uri"]]
+    assert fake.calls("app.bsky.feed.getPosts")[-1].params("uris") == [post["uri"]]
     with pytest.raises(NotAllowed, match="no longer shows the post"):
         adapter.send(Outbound("k2", "Hi", "public", in_reply_to="at://did:plc:gone/app.bsky.feed.post/3k6k4as23yu2g"))
 
@@ -342,15 +322,26 @@ def test_outgoing_mentions_and_links_get_byte_offset_facets(fake, adapter):
     assert "reply" not in record and "langs" not in record
 
 
-def test_length_is_counted_in_graphemes_before_anything_is_sent(fake, adapter):
+def test_an_over_long_reply_gets_bluesky_s_400_and_an_over_heavy_one_is_not_sent(fake, adapter):
+    """The core refuses a reply over 300 (1000) graphemes before it is queued; one that gets here
+    anyway comes back with Bluesky's 400, not retried. The lexicon's UTF-8 byte limits, which the
+    core does not count, are checked here before anything is sent."""
     decomposed = "e\u0301" * 300  # 300 graphemes, 600 code points
     adapter.send(Outbound("k1", decomposed, "public"))
-    with pytest.raises(NotAllowed, match="301 characters"):
+    with pytest.raises(AdapterError, match="longer than 300 graphemes") as post:
         adapter.send(Outbound("k2", decomposed + "!", "public"))
-    with pytest.raises(NotAllowed, match="1001 characters"):
+    with pytest.raises(AdapterError, match="longer than 1000 graphemes") as chat:
         adapter.send(Outbound("k3", "x" * 1001, "private", recipient_id=fake.customers[0]))
-    assert len(calls(fake, "com.atproto.repo.createRecord")) == 1
-    assert not calls(fake, "chat.bsky.convo.sendMessage")
+    assert not post.value.retryable and not chat.value.retryable
+    assert len(fake.calls("com.atproto.repo.createRecord")) == 2
+    assert len(fake.calls("chat.bsky.convo.sendMessage")) == 1
+    heavy = "e" + "\u0301" * 1500  # one grapheme, 3001 bytes
+    with pytest.raises(NotAllowed, match="3001 bytes"):
+        adapter.send(Outbound("k4", heavy, "public"))
+    with pytest.raises(NotAllowed, match="10002 bytes"):
+        adapter.send(Outbound("k5", "🙂" * 2500 + "ok", "private", recipient_id=fake.customers[0]))
+    assert len(fake.calls("com.atproto.repo.createRecord")) == 2
+    assert len(fake.calls("chat.bsky.convo.sendMessage")) == 1
 
 
 def test_moving_a_public_mention_to_chat(fake, adapter):
@@ -361,7 +352,7 @@ def test_moving_a_public_mention_to_chat(fake, adapter):
                                    reply_ref=mention.reply_ref, recipient_id=mention.author.platform_id))
     convo = next(c for c in fake.convos.values() if mention.author.platform_id in c["members"])
     assert result.platform_id == f"{convo['id']}/{convo['messages'][-1]['id']}"
-    assert calls(fake, "chat.bsky.convo.getConvoForMembers")[0].param("members") == mention.author.platform_id
+    assert fake.calls("chat.bsky.convo.getConvoForMembers")[0].param("members") == mention.author.platform_id
     assert fake.sent() == [Sent(mention.platform_id, "private", "Let's continue here 🙂")]
 
 
@@ -376,19 +367,13 @@ def test_a_customer_who_takes_no_chats_from_the_brand_is_not_allowed(fake, adapt
     assert adapter.find_sent(Outbound("k1", "Hi", "private", recipient_id=did)) is None
 
 
-def lose(fake, nsid):
-    """The next write to `nsid` is carried out, then its connection reset."""
-    fake.server.faults, fake.server.fault_kinds = 1.0, ("lost",)
-    fake.server.fault_filter = lambda seen: seen.path == f"/xrpc/{nsid}"
-
-
 def test_find_sent_recovers_a_reply_whose_answer_was_lost(fake, adapter):
-    parent = thread_of(fake, 1)
+    parent = fake.customer_thread(1)
     message = Outbound("k1", "We're on it.", "public", in_reply_to=parent["uri"],
                        reply_ref=json.dumps({"cid": parent["cid"], "root": fake.brand_root}),
                        reply_to_at=fake_time(fake.clock / 1e6 - 1))
     assert adapter.find_sent(message) is None
-    lose(fake, "com.atproto.repo.createRecord")
+    fake.lose_answers("com.atproto.repo.createRecord")
     with pytest.raises(AdapterError) as caught:
         adapter.send(message)
     assert caught.value.retryable
@@ -405,13 +390,13 @@ def test_find_sent_recovers_a_reply_whose_answer_was_lost(fake, adapter):
 
 
 def test_find_sent_reads_back_only_to_the_message_answered_and_says_when_it_cannot(fake, adapter):
-    parent = thread_of(fake, 1)
+    parent = fake.customer_thread(1)
     for i in range(320):  # a busy brand account
         fake.brand_post(f"reply number {i}")
     recent = Outbound("k1", "Sorted!", "public", in_reply_to=parent["uri"],
                       reply_to_at=fake_time(fake.clock / 1e6 - 0.05))
     assert adapter.find_sent(recent) is None
-    assert len(calls(fake, "com.atproto.repo.listRecords")) == 1  # 50 posts back is far enough
+    assert len(fake.calls("com.atproto.repo.listRecords")) == 1  # 50 posts back is far enough
     old = Outbound("k1", "Sorted!", "public", in_reply_to=parent["uri"], reply_to_at=fake_time(0))
     with pytest.raises(CannotVerify, match="check on bsky.app"):
         adapter.find_sent(old)
@@ -423,7 +408,7 @@ def test_find_sent_recovers_a_chat_message_whose_answer_was_lost(fake, adapter):
     message = Outbound("k1", "Hello! How can we help?", "private", in_reply_to=made,
                        reply_ref=json.dumps({"convo": convo}), recipient_id=fake.customers[0])
     assert adapter.find_sent(message) is None
-    lose(fake, "chat.bsky.convo.sendMessage")
+    fake.lose_answers("chat.bsky.convo.sendMessage")
     with pytest.raises(AdapterError):
         adapter.send(message)
     fake.server.faults = 0.0

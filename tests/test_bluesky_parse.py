@@ -1,5 +1,6 @@
 """Bluesky payload parsing over the recorded corpus (myConsciousness/atproto.dart): notifications,
-post views, repo records, chat shapes; grapheme counting and byte-offset facets."""
+post views, repo records, chat shapes; byte-offset facets; and the core's grapheme count (the
+one that refuses an over-long reply) counting Bluesky texts as Bluesky does."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ from datetime import UTC, datetime
 import pytest
 
 import corpus
-from fakes.bluesky import ATP, BSKY, load, post_views, walk
+from fakes.bluesky_world import ATP, BSKY, load, post_views, walk
 from socialdesk.adapters.base import Inbound, Skipped
+from socialdesk.adapters.bluesky import BlueskyAdapter
 from socialdesk.adapters.bluesky_payloads import (
     Deleted,
     build_facets,
     byte_offset,
     facet_text,
-    graphemes,
     is_tid,
     parse_chat_log,
     parse_chat_message,
@@ -138,11 +139,16 @@ def test_blocked_thread_nodes_are_not_posts():
     assert parse_post_view(blocked[0]) == Skipped(blocked[0]["uri"], "cid is missing")
 
 
-def test_every_recorded_post_fits_bluesky_limits_as_counted_here():
+def graphemes(text: str) -> int:
+    """A text's length as the composer counts it for a Bluesky channel (`length_counting`)."""
+    return count(text, BlueskyAdapter.capabilities.length_counting)
+
+
+def test_every_recorded_post_fits_bluesky_limits_as_the_composer_counts_them():
     """Bluesky accepted every recorded post, so none may count over 300 graphemes."""
     records = all_post_records()
     counts = [graphemes(r["text"]) for _, r in records]
-    assert max(counts) == 300
+    assert max(counts) == 300 == BlueskyAdapter.capabilities.max_length
     assert all(len(r["text"].encode()) <= 3000 for _, r in records)
     emoji = [r["text"] for _, r in records if any(ord(c) > 0x1F000 for c in r["text"])]
     assert emoji and all(graphemes(t) < len(t) for t in emoji if "\u200d" in t or "\ufe0f" in t)
@@ -255,7 +261,7 @@ def naughty_strings() -> list[str]:
     return [line for line in path.read_text("utf-8").split("\n") if line and not line.startswith("#")]
 
 
-def test_every_naughty_string_is_kept_literally_and_counted_as_the_composer_counts_it():
+def test_every_naughty_string_is_kept_literally():
     item = copy.deepcopy(next(n for n in notifications() if n["reason"] == "mention"))
     texts = naughty_strings() + [r["text"] for _, r in all_post_records()]
     assert len(texts) == 697  # 516 naughty strings, 181 recorded posts
@@ -263,7 +269,6 @@ def test_every_naughty_string_is_kept_literally_and_counted_as_the_composer_coun
         item["record"]["text"] = text
         parsed = parse_notification(item)
         assert parsed.text == text
-        assert graphemes(text) == count(text, "graphemes"), text
 
 
 def test_broken_notifications_are_skipped_with_a_reason_never_raised():

@@ -24,7 +24,8 @@ from socialdesk.adapters.base import (
     RateLimited,
     SendResult,
 )
-from socialdesk.adapters.x import OAuth1, XAdapter, request_params, signature_base_string
+from socialdesk.adapters.x import XAdapter
+from socialdesk.adapters.x_auth import OAuth1, request_params, signature_base_string
 
 
 @pytest.fixture
