@@ -159,14 +159,15 @@ def _looks_like_notification(obj: Any) -> bool:
     )
 
 
-def _walk(obj: Any) -> Iterator[Any]:
+def walk(obj: Any) -> Iterator[Any]:
+    """`obj` and every dict and list nested in it, depth first."""
     yield obj
     if isinstance(obj, dict):
         for v in obj.values():
-            yield from _walk(v)
+            yield from walk(v)
     elif isinstance(obj, list):
         for v in obj:
-            yield from _walk(v)
+            yield from walk(v)
 
 
 def mastodon_objects() -> tuple[list[tuple[str, dict]], list[tuple[str, dict]]]:
@@ -177,7 +178,7 @@ def mastodon_objects() -> tuple[list[tuple[str, dict]], list[tuple[str, dict]]]:
     statuses: dict[str, tuple[str, dict]] = {}
     for inter in interactions(MASTODON):
         for doc in _bodies(inter.body_text):
-            for obj in _walk(doc):
+            for obj in walk(doc):
                 if _looks_like_notification(obj):
                     notifications.setdefault(json.dumps(obj, sort_keys=True), (inter.source, obj))
                 elif _looks_like_status(obj):

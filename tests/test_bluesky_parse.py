@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 import corpus
-from fakes.bluesky_world import ATP, BSKY, load, post_views, walk
+from fakes.bluesky_world import ATP, BSKY, load, post_views
 from socialdesk.adapters.base import Inbound, Skipped
 from socialdesk.adapters.bluesky import BlueskyAdapter
 from socialdesk.adapters.bluesky_payloads import (
@@ -47,7 +47,7 @@ def all_post_records() -> list[tuple[str, dict]]:
     for rel in (NOTIFICATIONS, BSKY + "app/bsky/feed/getPostThread.json", BSKY + "app/bsky/feed/getAuthorFeed.json",
                 BSKY + "app/bsky/feed/searchPosts.json", BSKY + "app/bsky/feed/getPosts.json",
                 ATP + "com/atproto/repo/listRecords.json", ATP + "com/atproto/repo/getRecord.json"):
-        for obj in walk(load(rel)):
+        for obj in corpus.walk(load(rel)):
             if isinstance(obj, dict) and isinstance(obj.get("uri"), str):
                 record = obj.get("record", obj.get("value"))
                 if isinstance(record, dict) and record.get("$type") == "app.bsky.feed.post":
@@ -133,7 +133,7 @@ def test_posts_without_text_still_ingest_with_a_note_of_their_media():
 
 
 def test_blocked_thread_nodes_are_not_posts():
-    blocked = [o for o in walk(load(BSKY + "app/bsky/feed/getPostThread.json"))
+    blocked = [o for o in corpus.walk(load(BSKY + "app/bsky/feed/getPostThread.json"))
                if isinstance(o, dict) and o.get("$type") == "app.bsky.feed.defs#blockedPost"]
     assert len(blocked) == 1
     assert parse_post_view(blocked[0]) == Skipped(blocked[0]["uri"], "cid is missing")

@@ -30,16 +30,6 @@ TWEEPY = "tweepy__tweepy"
 BRAND = "1072250532645998596"  # @TweepyDev, the account tweepy recorded with
 
 
-def _walk(obj: Any):
-    yield obj
-    if isinstance(obj, dict):
-        for value in obj.values():
-            yield from _walk(value)
-    elif isinstance(obj, list):
-        for value in obj:
-            yield from _walk(value)
-
-
 @pytest.fixture(scope="module")
 def objects() -> dict[str, dict[str, tuple[str, dict, datetime | None]]]:
     """Every v2 post, v2 DM event, v1.1 status and v1.1 DM event in the tweepy cassettes, unique by
@@ -49,7 +39,7 @@ def objects() -> dict[str, dict[str, tuple[str, dict, datetime | None]]]:
         for inter, body in corpus.json_bodies(TWEEPY, pattern):
             date = inter.headers.get("date")
             answered = email.utils.parsedate_to_datetime(date) if date else None
-            for obj in _walk(body):
+            for obj in corpus.walk(body):
                 if not isinstance(obj, dict):
                     continue
                 if "event_type" in obj:

@@ -36,23 +36,13 @@ def load(rel: str) -> Any:
     return json.loads((corpus.platform_dir(FOLDER) / rel).read_text("utf-8"))
 
 
-def walk(obj: Any):
-    yield obj
-    if isinstance(obj, dict):
-        for value in obj.values():
-            yield from walk(value)
-    elif isinstance(obj, list):
-        for value in obj:
-            yield from walk(value)
-
-
 @functools.cache
 def post_views() -> list[tuple[str, dict]]:
     """Every postView in the recorded feeds, threads, getPosts and searchPosts, by uri."""
     views: dict[str, tuple[str, dict]] = {}
     for rel in ("app/bsky/feed/getPostThread.json", "app/bsky/feed/getAuthorFeed.json",
                 "app/bsky/feed/getPosts.json", "app/bsky/feed/searchPosts.json"):
-        for obj in walk(load(BSKY + rel)):
+        for obj in corpus.walk(load(BSKY + rel)):
             if isinstance(obj, dict) and isinstance(obj.get("record"), dict) and "author" in obj \
                     and obj["record"].get("$type") == POST:
                 views.setdefault(obj["uri"], (rel, obj))
