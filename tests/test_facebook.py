@@ -3,15 +3,25 @@ time, replies public and private with Meta's rules, throttling, credentials, fin
 
 from __future__ import annotations
 
-import time
-import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
-from fakes.graph import DAY, FakeFacebook, Sent, graph_error
-from socialdesk.adapters.base import AdapterError, AuthError, Inbound, NotAllowed, Outbound, RateLimited
+from fakes.graph import (
+    DAY,
+    FakeFacebook,
+    Sent,
+    ago,
+    answer,
+    drain,
+    first_cursors,
+    graph_error,
+    poll_until_all,
+    posts_made,
+    send_lost,
+    start,
+)
+from socialdesk.adapters.base import AdapterError, AuthError, Inbound, NotAllowed, RateLimited
 from socialdesk.adapters.facebook import FacebookAdapter
 
 
@@ -27,35 +37,13 @@ def adapter(fake):
         yield a
 
 
-def start(adapter: FacebookAdapter, stream: str = "comments") -> str:
-    (page,) = adapter.poll(None, stream)
-    assert page.messages == [] and page.cursor
-    return page.cursor
-
-
-def drain(adapter: FacebookAdapter, cursor: str, stream: str = "comments") -> tuple[list[Inbound], str]:
-    messages = []
-    for page in adapter.poll(cursor, stream):
-        messages += page.messages
-        cursor = page.cursor or cursor
-    return messages, cursor
-
-
-def answer(message: Inbound, text: str, visibility: str | None = None, **changes: Any) -> Outbound:
-    """The outbox entry the app would build to answer `message`."""
-    fields: dict[str, Any] = dict(
-        idempotency_key=str(uuid.uuid4()), text=text, visibility=visibility or message.visibility,
-        in_reply_to=message.platform_id, recipient=message.author.handle, recipient_id=message.author.platform_id,
-        reply_to_kind=message.kind, reply_to_at=message.published_at, reply_ref=message.reply_ref)
-    return Outbound(**{**fields, **changes})
-
-
-def posts_made(fake: FakeFacebook) -> list[Any]:
-    return [s for s in fake.server.requests if s.method == "POST"]
-
-
-def ago(seconds: int) -> int:
-    return int(time.time()) - seconds
+def comment_from(fake: FakeFacebook, adapter: FacebookAdapter, text: str | None = None) -> Inbound:
+    """A customer's comment on a Page post, as the adapter reads it."""
+    post = fake.add_post(at=ago(900))
+    cursor = start(adapter)
+    fake.add_comment(post, text, person=fake.person())
+    (comment,) = drain(adapter, cursor)[0]
+    return comment
 
 
 # --- identity and credentials ----------------------------------------------------------------------
@@ -262,25 +250,9 @@ def test_polling_under_faults_delivers_every_message_once():
     noisy = FakeFacebook(faults=0.25, seed=11, slow_seconds=0.5).start()
     try:
         with noisy.adapter(timeout=0.3, page_limit=10) as adapter:
-            cursors: dict[str, str | None] = {"comments": None, "messenger": None}
-            for stream in cursors:
-                while cursors[stream] is None:
-                    try:
-                        cursors[stream] = list(adapter.poll(None, stream))[-1].cursor
-                    except AdapterError as exc:
-                        assert exc.retryable
+            cursors = first_cursors(adapter)
             noisy.generate(80)
-            stored: list[str] = []
-            for _ in range(200):
-                for stream, cursor in cursors.items():
-                    try:
-                        for page in adapter.poll(cursor, stream):
-                            stored += [m.platform_id for m in page.messages]
-                            cursors[stream] = page.cursor or cursors[stream]
-                    except AdapterError as exc:
-                        assert exc.retryable, exc
-                if set(stored) >= noisy.expected_ids():
-                    break
+            stored = poll_until_all(adapter, cursors, noisy, rounds=200, stored=[])
         assert sorted(stored) == sorted(noisy.expected_ids())
         assert sum(noisy.faults_injected.values()) > 10
     finally:
@@ -307,10 +279,7 @@ def test_a_public_reply_is_a_comment_under_the_comment(fake, adapter):
 
 
 def test_replies_the_platform_would_refuse_are_refused_before_sending(fake, adapter):
-    post = fake.add_post(at=ago(900))
-    cursor = start(adapter)
-    fake.add_comment(post, person=fake.person())
-    (comment,) = drain(adapter, cursor)[0]
+    comment = comment_from(fake, adapter)
     with pytest.raises(AdapterError) as caught:
         adapter.send(answer(comment, "x" * 7999 + "😀"))  # 8001 UTF-16 units
     assert not caught.value.retryable and "8000" in str(caught.value)
@@ -333,11 +302,7 @@ def test_a_messenger_message_is_not_answered_in_public(fake, adapter):
 
 
 def test_a_private_reply_goes_once_per_comment(fake, adapter):
-    post = fake.add_post(at=ago(900))
-    cursor = start(adapter)
-    person = fake.person()
-    fake.add_comment(post, "My card was charged twice", person=person)
-    (comment,) = drain(adapter, cursor)[0]
+    comment = comment_from(fake, adapter, "My card was charged twice")
     result = adapter.send(answer(comment, "Sorry! Could you send us the order number?", visibility="private"))
     seen = posts_made(fake)[-1]
     assert seen.path == "/v26.0/1234567890321/messages"
@@ -414,38 +379,21 @@ def test_the_platform_window_error_is_not_allowed(fake, adapter):
 # --- lost answers ----------------------------------------------------------------------------------
 
 
-def lose_posts(fake: FakeFacebook) -> None:
-    fake.server.faults, fake.server.fault_kinds = 1.0, ("lost",)
-    fake.server.fault_filter = lambda seen: seen.method == "POST"
-
-
 def test_find_sent_finds_a_public_reply_whose_answer_was_lost(fake, adapter):
-    post = fake.add_post(at=ago(900))
-    cursor = start(adapter)
-    fake.add_comment(post, person=fake.person())
-    (comment,) = drain(adapter, cursor)[0]
+    comment = comment_from(fake, adapter)
     reply = answer(comment, "On its way!")
     assert adapter.find_sent(reply) is None
-    lose_posts(fake)
-    with pytest.raises(AdapterError) as caught:
-        adapter.send(reply)
-    assert caught.value.retryable and caught.value.maybe_sent
-    fake.server.faults = 0.0
+    error = send_lost(fake, adapter, reply)
+    assert error.retryable and error.maybe_sent
     found = adapter.find_sent(reply)
     assert found is not None and found.platform_id in fake.comments and found.text == "On its way!"
     assert fake.sent() == [Sent(comment.platform_id, "public", "On its way!")]
 
 
 def test_a_private_reply_whose_answer_was_lost_is_found_not_repeated(fake, adapter):
-    post = fake.add_post(at=ago(900))
-    cursor = start(adapter)
-    fake.add_comment(post, person=fake.person())
-    (comment,) = drain(adapter, cursor)[0]
+    comment = comment_from(fake, adapter)
     reply = answer(comment, "Let's talk in private", visibility="private")
-    lose_posts(fake)
-    with pytest.raises(AdapterError):
-        adapter.send(reply)
-    fake.server.faults = 0.0
+    send_lost(fake, adapter, reply)
     found = adapter.find_sent(reply)
     assert found is not None and found.platform_id.startswith("m_mid.")
     assert adapter.send(reply).platform_id == found.platform_id  # Graph says 10900; it was this entry
@@ -456,10 +404,7 @@ def test_find_sent_finds_a_messenger_message_whose_answer_was_lost(fake, adapter
     message = dm_from(fake, adapter, 1)
     reply = answer(message, "We refunded you")
     assert adapter.find_sent(reply) is None
-    lose_posts(fake)
-    with pytest.raises(AdapterError):
-        adapter.send(reply)
-    fake.server.faults = 0.0
+    send_lost(fake, adapter, reply)
     found = adapter.find_sent(reply)
     assert found is not None and fake.conversations and len(fake.sent()) == 1
     assert fake.server.requests[-1].param("user_id") == message.author.platform_id

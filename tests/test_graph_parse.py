@@ -16,7 +16,8 @@ import corpus
 from fakes.server import LoopbackServer, Reply
 from socialdesk.adapters.base import AdapterError, AuthError, Inbound, NotAllowed, RateLimited, Skipped
 from socialdesk.adapters.facebook import FacebookAdapter
-from socialdesk.adapters.graph import Mark, Scan, graph_error, message_result, parse_usage
+from socialdesk.adapters.graph_cursor import Mark, Scan
+from socialdesk.adapters.graph_errors import graph_error, parse_usage
 from socialdesk.adapters.graph_payloads import (
     graph_time,
     parse_comment,
@@ -27,6 +28,7 @@ from socialdesk.adapters.graph_payloads import (
     parse_webhook,
     read_ref,
 )
+from socialdesk.adapters.graph_send import message_result
 
 RESTFB = "restfb__restfb"
 POST_FILES = ["post-with-empty-comments.json", "post-with-normal-comments.json", "post-missing-fields.json",

@@ -3,23 +3,24 @@ Login: comments and replies, tags, Direct messages, replies with Meta's rules, f
 
 from __future__ import annotations
 
-import time
-import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
-from fakes.graph import DAY, FakeInstagram, Sent
-from socialdesk.adapters.base import (
-    AdapterError,
-    AuthError,
-    CannotVerify,
-    Inbound,
-    NotAllowed,
-    Outbound,
-    RateLimited,
+from fakes.graph import (
+    DAY,
+    FakeInstagram,
+    Sent,
+    ago,
+    answer,
+    drain,
+    first_cursors,
+    poll_until_all,
+    posts_made,
+    send_lost,
+    start,
 )
+from socialdesk.adapters.base import AdapterError, AuthError, CannotVerify, Inbound, NotAllowed, RateLimited
 from socialdesk.adapters.instagram import InstagramAdapter
 
 ACCOUNT, PAGE = "17841400000000001", "1234567890321"
@@ -41,36 +42,6 @@ def ig():
 def adapter(fake):
     with fake.adapter(timeout=0.4) as a:
         yield a
-
-
-def ago(seconds: int) -> int:
-    return int(time.time()) - seconds
-
-
-def start(adapter: InstagramAdapter, stream: str = "comments") -> str:
-    (page,) = adapter.poll(None, stream)
-    return page.cursor
-
-
-def drain(adapter: InstagramAdapter, cursor: str, stream: str = "comments") -> list[Inbound]:
-    return [m for page in adapter.poll(cursor, stream) for m in page.messages]
-
-
-def answer(message: Inbound, text: str, visibility: str | None = None, **changes: Any) -> Outbound:
-    fields: dict[str, Any] = dict(
-        idempotency_key=str(uuid.uuid4()), text=text, visibility=visibility or message.visibility,
-        in_reply_to=message.platform_id, recipient=message.author.handle, recipient_id=message.author.platform_id,
-        reply_to_kind=message.kind, reply_to_at=message.published_at, reply_ref=message.reply_ref)
-    return Outbound(**{**fields, **changes})
-
-
-def posts_made(fake: FakeInstagram) -> list[Any]:
-    return [s for s in fake.server.requests if s.method == "POST"]
-
-
-def lose_posts(fake: FakeInstagram) -> None:
-    fake.server.faults, fake.server.fault_kinds = 1.0, ("lost",)
-    fake.server.fault_filter = lambda seen: seen.method == "POST"
 
 
 def test_verify_finds_the_account_for_either_login(fake, adapter):
@@ -115,7 +86,18 @@ def test_comments_and_replies_are_polled_and_the_accounts_own_are_skipped(fake, 
         "comment", media["id"], ann["username"])
     assert got[reply["id"]].in_reply_to == top["id"] and got[reply["id"]].author.platform_id == bob["psid"]
     assert [(s.item_id, s.reason) for p in pages for s in p.skipped] == [(own["id"], "written by this account")]
-    assert drain(adapter, pages[-1].cursor) == []
+    assert drain(adapter, pages[-1].cursor)[0] == []
+
+
+def test_a_restarted_adapter_knows_its_own_comments_before_its_first_scan(fake, adapter):
+    """After a restart the cursor is stored and nothing has asked who the account is yet."""
+    media = fake.add_media(at=ago(3600))
+    cursor = start(adapter)
+    own = fake.add_comment(media, "Thanks for the love!")
+    with fake.adapter(timeout=0.4) as restarted:
+        pages = list(restarted.poll(cursor, "comments"))
+    assert [m for p in pages for m in p.messages] == []
+    assert [(s.item_id, s.reason) for p in pages for s in p.skipped] == [(own["id"], "written by this account")]
 
 
 def test_media_older_than_the_lookback_are_not_read(ig):
@@ -126,7 +108,7 @@ def test_media_older_than_the_lookback_are_not_read(ig):
         fresh = ig.add_comment(recent[2], person=ig.person())
         ig.add_comment(old[0], person=ig.person())  # on a 10-day-old post: not polled (see media_lookback)
         ig.server.requests.clear()
-        assert [m.platform_id for m in drain(adapter, cursor)] == [fresh["id"]]
+        assert [m.platform_id for m in drain(adapter, cursor)[0]] == [fresh["id"]]
     assert [s.path for s in ig.server.requests] == [f"/v26.0/{ACCOUNT}/media"] * 2
 
 
@@ -135,7 +117,7 @@ def test_a_media_with_many_comments_is_read_to_the_end(ig):
     with ig.adapter(timeout=0.4, page_limit=5) as adapter:
         cursor = start(adapter)
         made = [ig.add_comment(media, f"comment {i}", person=ig.person(), at=ago(100 - i)) for i in range(12)]
-        assert [m.platform_id for m in drain(adapter, cursor)] == [c["id"] for c in made]
+        assert [m.platform_id for m in drain(adapter, cursor)[0]] == [c["id"] for c in made]
 
 
 def test_direct_messages_for_either_login(fake, adapter):
@@ -144,7 +126,7 @@ def test_direct_messages_for_either_login(fake, adapter):
     new = fake.add_message(person, "Do you have it in blue?")
     fake.add_message(person, "We do!", from_page=True)
     fake.server.requests.clear()
-    (message,) = drain(adapter, cursor, "dms")
+    (message,) = drain(adapter, cursor, "dms")[0]
     assert (message.platform_id, message.kind, message.author.handle) == (new["id"], "dm", person["username"])
     owner = PAGE if fake.login == "facebook" else ACCOUNT
     conversations = [s for s in fake.server.requests if s.path.endswith("/conversations")]
@@ -155,7 +137,7 @@ def test_direct_messages_for_either_login(fake, adapter):
 def test_media_that_tag_the_account_are_mentions_with_facebook_login(fake, adapter):
     cursor = start(adapter)
     tag = fake.add_tag(fake.person("Carla"), "Loving my new bag from @socialdesk.shop")
-    messages = drain(adapter, cursor)
+    messages = drain(adapter, cursor)[0]
     tags_read = [s for s in fake.server.requests if s.path.endswith("/tags")]
     if fake.login == "facebook":
         assert [(m.platform_id, m.kind, m.author.handle) for m in messages] == [(tag["id"], "mention", "carla")]
@@ -181,7 +163,7 @@ def comments_from(fake: FakeInstagram, adapter: InstagramAdapter) -> tuple[Inbou
     cursor = start(adapter)
     top = fake.add_comment(media, "How much?", person=fake.person())
     fake.add_comment(media, "Also asking", person=fake.person(), parent=top)
-    top_message, reply_message = sorted(drain(adapter, cursor), key=lambda m: m.in_reply_to != media["id"])
+    top_message, reply_message = sorted(drain(adapter, cursor)[0], key=lambda m: m.in_reply_to != media["id"])
     return top_message, reply_message
 
 
@@ -237,7 +219,7 @@ def test_a_tagged_media_is_answered_in_public_only():
     adapter = fake.adapter(timeout=0.4)
     cursor = start(adapter)
     fake.add_tag(fake.person())
-    (mention,) = drain(adapter, cursor)
+    (mention,) = drain(adapter, cursor)[0]
     adapter.send(answer(mention, "Thank you!"))
     assert posts_made(fake)[-1].path == f"/v26.0/{ACCOUNT}/mentions"
     assert posts_made(fake)[-1].form() == {"media_id": mention.platform_id, "message": "Thank you!"}
@@ -257,11 +239,8 @@ def test_find_sent_after_a_lost_public_reply(fake, adapter):
     top, reply = comments_from(fake, adapter)
     outbound = answer(reply, "Check your DMs")
     assert adapter.find_sent(outbound) is None
-    lose_posts(fake)
-    with pytest.raises(AdapterError) as caught:
-        adapter.send(outbound)
-    assert caught.value.retryable and caught.value.maybe_sent
-    fake.server.faults = 0.0
+    error = send_lost(fake, adapter, outbound)
+    assert error.retryable and error.maybe_sent
     found = adapter.find_sent(outbound)
     assert found is not None and found.platform_id in fake.comments and len(fake.sent()) == 1
 
@@ -269,12 +248,9 @@ def test_find_sent_after_a_lost_public_reply(fake, adapter):
 def test_find_sent_after_a_lost_direct_message(fake, adapter):
     cursor = start(adapter, "dms")
     fake.add_message(fake.person(), "Where is my parcel?")
-    (message,) = drain(adapter, cursor, "dms")
+    (message,) = drain(adapter, cursor, "dms")[0]
     outbound = answer(message, "It left today")
-    lose_posts(fake)
-    with pytest.raises(AdapterError):
-        adapter.send(outbound)
-    fake.server.faults = 0.0
+    send_lost(fake, adapter, outbound)
     found = adapter.find_sent(outbound)
     assert found is not None and found.text == "It left today" and len(fake.sent()) == 1
 
@@ -283,26 +259,11 @@ def test_polling_under_faults_delivers_every_message_once():
     noisy = FakeInstagram(faults=0.25, seed=5, slow_seconds=0.5).start()
     try:
         with noisy.adapter(timeout=0.3, page_limit=10) as adapter:
-            cursors: dict[str, str | None] = {"comments": None, "dms": None}
-            for stream in cursors:
-                while cursors[stream] is None:
-                    try:
-                        cursors[stream] = list(adapter.poll(None, stream))[-1].cursor
-                    except AdapterError as exc:
-                        assert exc.retryable
+            cursors = first_cursors(adapter)
             stored: list[str] = []
             for _ in range(5):  # customers keep writing between polls
                 noisy.generate(15)
-                for _ in range(100):
-                    for stream, cursor in cursors.items():
-                        try:
-                            for page in adapter.poll(cursor, stream):
-                                stored += [m.platform_id for m in page.messages]
-                                cursors[stream] = page.cursor or cursors[stream]
-                        except AdapterError as exc:
-                            assert exc.retryable, exc
-                    if set(stored) >= noisy.expected_ids():
-                        break
+                poll_until_all(adapter, cursors, noisy, rounds=100, stored=stored)
         assert sorted(stored) == sorted(noisy.expected_ids())
         assert sum(noisy.faults_injected.values()) >= 3, noisy.faults_injected
     finally:

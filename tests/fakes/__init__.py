@@ -8,8 +8,8 @@ import importlib
 FAKES = {
     "mastodon": "fakes.mastodon:FakeMastodon",
     "x": "fakes.x:FakeX",
-    "facebook": "fakes.graph:FakeFacebook",
-    "instagram": "fakes.graph:FakeInstagram",
+    "facebook": "fakes.graph_facebook:FakeFacebook",
+    "instagram": "fakes.graph_instagram:FakeInstagram",
     "bluesky": "fakes.bluesky:FakeBluesky",
     "telegram": "fakes.telegram:FakeTelegram",
     "email": "fakes.mail:FakeMail",
