@@ -142,17 +142,6 @@ def chat_reply_ref(convo_id: str) -> str:
     return json.dumps({"convo": convo_id}, separators=(",", ":"))
 
 
-def read_reply_ref(value: str | None) -> dict[str, Any]:
-    """A stored `reply_ref` as a dict ({} when missing or garbled)."""
-    if not value:
-        return {}
-    try:
-        ref = json.loads(value)
-    except ValueError:
-        return {}
-    return ref if isinstance(ref, dict) else {}
-
-
 def jwt_expiry(token: str) -> float | None:
     """The `exp` claim of a JWT (read, not verified: the PDS verifies it)."""
     try:

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from socialdesk.adapters.base import AdapterError, CannotVerify, NotAllowed, Outbound, SendResult
-from socialdesk.adapters.bluesky_payloads import POST, build_facets, chat_id, post_url, read_reply_ref, strong_ref
+from socialdesk.adapters.bluesky_payloads import POST, build_facets, chat_id, post_url, strong_ref
 from socialdesk.adapters.bluesky_session import XrpcError, XrpcSession
-from socialdesk.adapters.values import parse_iso
+from socialdesk.adapters.values import json_object, parse_iso
 
 MAX_BYTES, CHAT_MAX_BYTES = 3000, 10000  # the lexicons' hard limits on a post's and a message's text
 FIND_PAGES = 3  # find_sent reads at most the 300 newest posts (or chat messages)
@@ -70,7 +70,7 @@ class Replier:
         uri = message.in_reply_to or ""
         if not uri.startswith("at://"):
             raise NotAllowed(f"{uri} is a chat message, not a post: answer it privately (in the chat)")
-        ref = read_reply_ref(message.reply_ref)
+        ref = json_object(message.reply_ref)
         root = strong_ref(ref.get("root"))
         if isinstance(ref.get("cid"), str) and ref["cid"] and root:
             return {"root": root, "parent": {"uri": uri, "cid": ref["cid"]}}
@@ -106,7 +106,7 @@ class Replier:
 
     def _convo(self, message: Outbound) -> str:
         """The convo to write in: the one the customer wrote from, else the one with them."""
-        convo = read_reply_ref(message.reply_ref).get("convo")
+        convo = json_object(message.reply_ref).get("convo")
         if isinstance(convo, str) and convo:
             return convo
         did = message.recipient_id if (message.recipient_id or "").startswith("did:") else None

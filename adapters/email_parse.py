@@ -4,7 +4,7 @@ raises on a message.
 The text an agent reads is the subject as a first line ("Subject: …", then a blank line), then the
 `text/plain` body (HTML turned into text when there is no plain part), forwarded messages inlined
 under a "Forwarded message" line, and one "[attachment: name]" line per attachment. Quoted reply
-tails stay. `reply_ref` is a small JSON object with what a proper reply needs (`reply_ref_fields`).
+tails stay. `reply_ref` is a small JSON object with what a proper reply needs (`values.json_object` reads it back).
 Header and charset decoding live in `email_headers`, HTML to text in `email_html`.
 """
 
@@ -195,16 +195,6 @@ def is_auto_generated(msg: Message, sender: str) -> bool:
     return bool(_AUTO_SENDERS.match(sender))
 
 
-def reply_ref_fields(ref: str | None) -> dict[str, Any]:
-    """`Inbound.reply_ref` back as a dict: message_id, references (list), subject, reply_to,
-    from, name. Missing or broken refs give an empty dict."""
-    if not ref:
-        return {}
-    try:
-        value = json.loads(ref)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def id_key(message_id: str) -> str:

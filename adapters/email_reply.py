@@ -17,7 +17,7 @@ from email.utils import format_datetime, formataddr
 
 from socialdesk.adapters.base import NotAllowed, Outbound
 from socialdesk.adapters.email_headers import message_ids
-from socialdesk.adapters.email_parse import reply_ref_fields
+from socialdesk.adapters.values import json_object
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _RE_PREFIX = re.compile(r"^(\s*(re|aw|sv|vs|antw|r)\s*(\[\d+\])?\s*:\s*)+", re.I)  # Re, German, Nordic, Dutch, Italian
@@ -54,7 +54,7 @@ def build_reply(message: Outbound, sender: str, now: datetime) -> EmailMessage:
     With no message to answer (a conversation moved here from another channel) the subject in
     `reply_ref` ({"subject": "Case 123"}) opens a new thread as written, and `recipient` is the
     address."""
-    ref = reply_ref_fields(message.reply_ref)
+    ref = json_object(message.reply_ref)
     to = _single_line(str(ref.get("reply_to") or ref.get("from") or message.recipient_id or message.recipient or ""))
     if not re.fullmatch(r"[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+", to):
         raise NotAllowed(f"no email address to answer ({to or 'none'} is not one): the message has no usable "

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from socialdesk.adapters.base import Contact, Inbound, Page, Skipped
-from socialdesk.adapters.values import as_id, count, parse_epoch, parse_iso
+from socialdesk.adapters.values import as_id, count, json_object, parse_epoch, parse_iso
 
 ANONYMOUS = "anonymous"
 
@@ -49,12 +49,8 @@ def ref(**parts: str | None) -> str:
 
 
 def read_ref(value: str | None) -> dict[str, str]:
-    """A `reply_ref` written by `ref`, or {} when it is missing or not ours."""
-    try:
-        data = json.loads(value) if value else {}
-    except ValueError:
-        return {}
-    return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
+    """A `reply_ref` written by `ref` (its string fields), or {} when it is missing or not ours."""
+    return {k: v for k, v in json_object(value).items() if isinstance(v, str)}
 
 
 def _get(obj: Any, key: str) -> Any:

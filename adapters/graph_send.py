@@ -15,7 +15,7 @@ from typing import Any
 
 from socialdesk.adapters.base import AdapterError, NotAllowed, Outbound, SendResult
 from socialdesk.adapters.graph_payloads import graph_time
-from socialdesk.adapters.values import as_id
+from socialdesk.adapters.values import as_id, utf16_len
 
 PRIVATE_REPLY_WINDOW = timedelta(days=7)
 DM_WINDOW = timedelta(hours=24)
@@ -26,7 +26,7 @@ def check_text(text: str, limit: int, what: str, platform: str, *, max_bytes: in
     """Refuse, before any call, a reply the platform would refuse for its length."""
     if not text.strip():
         raise AdapterError(f"an empty {what} cannot be sent on {platform}", retryable=False)
-    units = len(text.encode("utf-16-le")) // 2
+    units = utf16_len(text)
     if units > limit:
         raise AdapterError(f"the {what} is {units} characters long (UTF-16 units) and {platform} takes at most "
                            f"{limit}; shorten it", retryable=False)

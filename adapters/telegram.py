@@ -45,7 +45,7 @@ from socialdesk.adapters.base import (
     Stream,
 )
 from socialdesk.adapters.http import JsonApi, retry_after
-from socialdesk.adapters.values import as_id, parse_epoch
+from socialdesk.adapters.values import as_id, parse_epoch, utf16_len
 from socialdesk.adapters.telegram_payloads import (  # re-exported: the parsing half of this module's API
     Bot,
     message_url,
@@ -53,11 +53,10 @@ from socialdesk.adapters.telegram_payloads import (  # re-exported: the parsing 
     parse_update,
     read_ref,
     update_id,
-    utf16_len,
     utf16_slice,
 )
 
-__all__ = ["Bot", "TelegramAdapter", "classify", "parse_message", "parse_update", "utf16_len", "utf16_slice"]
+__all__ = ["Bot", "TelegramAdapter", "classify", "parse_message", "parse_update", "utf16_slice"]
 
 UPDATES = Stream("updates")
 ALLOWED_UPDATES = json.dumps(["message", "edited_message", "channel_post", "edited_channel_post"])

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from socialdesk.adapters.base import Contact, Inbound, Skipped
-from socialdesk.adapters.values import as_id, parse_epoch
+from socialdesk.adapters.values import as_id, json_object, parse_epoch
 
 MESSAGE_UPDATES = ("message", "edited_message", "channel_post", "edited_channel_post")
 
@@ -46,9 +46,6 @@ class _Skip(Exception):
 # --- text ------------------------------------------------------------------------------------------
 
 
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units: how Telegram counts entity offsets and the 4096 limit."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 def utf16_slice(text: str, offset: Any, length: Any) -> str:
@@ -202,14 +199,10 @@ def _numeric(value: Any) -> bool:
 def read_ref(ref: str | None, in_reply_to: str | None) -> dict[str, Any]:
     """A reply_ref back as a dict; without one, the chat and message ids from the platform id
     ("{chat_id}:{message_id}"). Empty when neither says anything usable."""
-    if ref:
-        try:
-            data = json.loads(ref)
-        except ValueError:
-            data = None
-        if isinstance(data, dict) and _numeric(data.get("chat")) and _numeric(data.get("message")) \
-                and _numeric(data.get("thread", "0")) and _numeric(data.get("user", "0")):
-            return data
+    data = json_object(ref)
+    if _numeric(data.get("chat")) and _numeric(data.get("message")) and _numeric(data.get("thread", "0")) \
+            and _numeric(data.get("user", "0")):
+        return data
     if in_reply_to and ":" in in_reply_to:
         chat_id, _, message_id = in_reply_to.rpartition(":")
         if _numeric(chat_id) and _numeric(message_id):

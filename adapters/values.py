@@ -4,6 +4,7 @@ Pure functions for every adapter's payload parser."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,3 +57,20 @@ def count(value: Any) -> int:
     if isinstance(value, str) and value.isdigit():
         return int(value)
     return 0
+
+
+def json_object(text: str | None) -> dict[str, Any]:
+    """A JSON object written by an adapter (a stored `reply_ref`), or {} when it is missing,
+    garbled or not an object."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, as Meta and Telegram count text (and entity offsets)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2

@@ -28,9 +28,9 @@ from socialdesk.adapters.bluesky_payloads import (
     parse_post_view,
     parse_repo_record,
     post_url,
-    read_reply_ref,
     tid,
 )
+from socialdesk.adapters.values import json_object
 from socialdesk.rules.length import count
 
 NOTIFICATIONS = BSKY + "app/bsky/notification/listNotifications.json"
@@ -82,7 +82,7 @@ def test_a_recorded_reply_keeps_what_answering_it_needs():
     assert message.language == "ja"
     assert message.published_at == datetime(2023, 9, 4, 4, 0, 35, 516000, tzinfo=UTC)
     assert message.url == "https://bsky.app/profile/maccalennon.bsky.social/post/3k6k4as23yu2g"
-    assert read_reply_ref(message.reply_ref) == {
+    assert json_object(message.reply_ref) == {
         "cid": "bafyreidkrb4ci4v6o2laiicznvak2wxwklkmdpccna6r6qlvvz6sewghkq",
         "root": {"uri": "at://did:plc:wpmuup4caccl3a726wdni6wj/app.bsky.feed.post/3k6k3k3gwjt2q",
                  "cid": "bafyreihvdsfczasqo7fadxtwsdq56e6mrodlfn6f4qaleglzr2nwmwkrxm"}}
@@ -93,7 +93,7 @@ def test_a_top_level_quote_is_its_own_thread_root():
     item = next(n for n in notifications() if n["reason"] == "quote" and "reply" not in n["record"])
     message = parse_notification(item)
     assert (message.kind, message.in_reply_to) == ("mention", None)
-    assert read_reply_ref(message.reply_ref)["root"] == {"uri": item["uri"], "cid": item["cid"]}
+    assert json_object(message.reply_ref)["root"] == {"uri": item["uri"], "cid": item["cid"]}
 
 
 def test_hydrated_profiles_and_posts_fill_followers_and_engagement():
@@ -233,7 +233,7 @@ def test_recorded_chat_log_entries():
     assert (message.platform_id, message.kind, message.visibility, message.text) == ("1234/1234", "dm", "private", "Hi")
     assert message.author.platform_id == SHINYA and message.author.handle == SHINYA
     assert message.published_at == datetime(2023, 5, 21, 0, 48, 1, 666000, tzinfo=UTC)
-    assert read_reply_ref(message.reply_ref) == {"convo": "1234"}
+    assert json_object(message.reply_ref) == {"convo": "1234"}
     assert results[3] == Deleted("1234/1234")
     assert parse_chat_log(logs[2], SHINYA) == Skipped("1234/1234", "sent by this account")
 

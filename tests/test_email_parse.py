@@ -16,7 +16,8 @@ from fakes.mail_messages import compose, corpus_files, customer_mails, delivered
 from socialdesk.adapters.base import Inbound, NotAllowed, Outbound, Skipped
 from socialdesk.adapters.email_headers import decode_bytes
 from socialdesk.adapters.email_html import html_to_text
-from socialdesk.adapters.email_parse import MAX_ID, parse_message, reply_ref_fields
+from socialdesk.adapters.email_parse import MAX_ID, parse_message
+from socialdesk.adapters.values import json_object
 from socialdesk.adapters.email_reply import build_reply, message_id_for, reply_subject
 
 RECEIVED = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -53,7 +54,7 @@ def test_every_corpus_message_parses_or_is_skipped_with_a_reason(parsed):
         assert message.author.handle == message.author.handle.lower() == message.author.platform_id, name
         assert message.raw["uid"] == 7 and message.raw["size"] > 0, name
         assert json.dumps(message.raw)  # the store keeps it as JSON
-        ref = reply_ref_fields(message.reply_ref)
+        ref = json_object(message.reply_ref)
         assert ref["from"] == message.author.handle.lower() or ref["from"].lower() == message.author.handle
 
 
@@ -117,7 +118,7 @@ def test_msg_48_threads_on_the_top_level_in_reply_to_and_drops_the_signature(par
     assert m.platform_id.startswith("sha256:")
     again = parse_message(corpus_files()[1].read_bytes(), received_at=RECEIVED)
     assert again.platform_id == m.platform_id
-    assert reply_ref_fields(m.reply_ref)["references"] == [m.in_reply_to]
+    assert json_object(m.reply_ref)["references"] == [m.in_reply_to]
 
 
 def test_impossible_date_falls_back_to_the_internal_date(parsed):
@@ -204,7 +205,7 @@ def test_threading_falls_back_to_the_last_reference():
     raw = b"From: a@example.com\nMessage-ID: <3@x>\nReferences: <1@x>\n <2@x>\n\nhi\n"
     m = parse_message(raw, received_at=RECEIVED)
     assert m.in_reply_to == "<2@x>"
-    ref = reply_ref_fields(m.reply_ref)
+    ref = json_object(m.reply_ref)
     assert ref["references"] == ["<1@x>", "<2@x>"] and ref["message_id"] == "<3@x>"
 
 
@@ -212,7 +213,7 @@ def test_reply_ref_keeps_reply_to_and_subject():
     msg = compose(From="Bob <bob@example.com>", Reply_To="Bob Support <bob+case@example.com>",
                 Subject="Re: AW: order", Message_ID="<q@example.com>", In_Reply_To="<p@example.com>")
     msg.set_content("hi")
-    ref = reply_ref_fields(parse_message(msg.as_bytes(), received_at=RECEIVED).reply_ref)
+    ref = json_object(parse_message(msg.as_bytes(), received_at=RECEIVED).reply_ref)
     assert ref == {"message_id": "<q@example.com>", "references": ["<p@example.com>"], "subject": "Re: AW: order",
                    "reply_to": "bob+case@example.com", "from": "bob@example.com", "name": "Bob"}
 
@@ -223,7 +224,7 @@ def test_long_message_ids_become_a_hash_on_both_ends():
     child = parse_message(f"From: b@example.com\nIn-Reply-To: {long_id}\n\nre\n".encode(), received_at=RECEIVED)
     assert parent.platform_id.startswith("sha256:") and len(parent.platform_id) <= MAX_ID
     assert child.in_reply_to == parent.platform_id
-    assert reply_ref_fields(parent.reply_ref)["message_id"] == long_id  # the header needs the real one
+    assert json_object(parent.reply_ref)["message_id"] == long_id  # the header needs the real one
 
 
 def test_messages_without_message_id_get_a_stable_id_from_their_content():

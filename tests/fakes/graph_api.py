@@ -59,10 +59,6 @@ def iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def corpus_json(name: str) -> Any:
     return json.loads((corpus.platform_dir(RESTFB) / JSON_DIR / name).read_text("utf-8"))
 

@@ -6,9 +6,10 @@ import time
 from collections import Counter
 from typing import Any
 
-from fakes.graph_api import GraphFake, Sent, iso, utf16_len
+from fakes.graph_api import GraphFake, Sent, iso
 from fakes.server import Reply, Seen
 from socialdesk.adapters.facebook import FacebookAdapter
+from socialdesk.adapters.values import utf16_len
 
 
 class FakeFacebook(GraphFake):

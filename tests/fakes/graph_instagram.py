@@ -8,9 +8,10 @@ import re
 import time
 from typing import Any
 
-from fakes.graph_api import API, GraphFake, Sent, iso, utf16_len
+from fakes.graph_api import API, GraphFake, Sent, iso
 from fakes.server import Reply, Seen
 from socialdesk.adapters.instagram import InstagramAdapter
+from socialdesk.adapters.values import utf16_len
 
 
 class FakeInstagram(GraphFake):

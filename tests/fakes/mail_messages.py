@@ -15,7 +15,8 @@ from pathlib import Path
 
 import corpus
 from socialdesk.adapters.base import Inbound
-from socialdesk.adapters.email_parse import parse_message, reply_ref_fields
+from socialdesk.adapters.email_parse import parse_message
+from socialdesk.adapters.values import json_object
 
 CORPUS = "python__cpython-email"
 ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # an address a reply can go to (a domain with a dot)
@@ -81,7 +82,7 @@ def corpus_messages() -> list[bytes]:
 def answerable(raw: bytes) -> bool:
     """Whether a reply can be addressed to it ("From: foo" cannot): customers who can be
     answered, for traffic that gets replies."""
-    ref = reply_ref_fields(parse_message(raw).reply_ref)
+    ref = json_object(parse_message(raw).reply_ref)
     return bool(ADDRESS.fullmatch(ref.get("reply_to") or ref.get("from") or ""))
 
 

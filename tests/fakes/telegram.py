@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import corpus
 from fakes.server import LoopbackServer, Reply, Seen
 from socialdesk.adapters.telegram import TelegramAdapter
-from socialdesk.adapters.telegram_payloads import utf16_len
+from socialdesk.adapters.values import utf16_len
 
 FOLDER = "Bayselonarrend__OpenIntegrations"
 TELEGRAM = "docs/ru/results/Telegram"
