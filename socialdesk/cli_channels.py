@@ -121,18 +121,24 @@ def _list(config: Config, credentials) -> int:
     if not channels:
         print("no channels need credentials (only the simulator is configured)")
         return 0
+    try:
+        credentials.store  # opened once: its problem, if any, is told once, below the list
+    except CredentialError as exc:
+        problem: CredentialError | None = exc
+    else:
+        problem = None
     missing = 0
     width = max(len(c.name) for c in channels)
     for channel in channels:
-        try:
-            source = credentials.source(channel.name)
-        except CredentialError as exc:
-            source, problem = None, str(exc)
-        else:
-            problem = f"not stored: run `socialdesk auth set {channel.name}`"
+        source = credentials.env_source(channel.name) or (None if problem else credentials.source(channel.name))
+        if source is None:
+            source = "no secret store here (see below)" if problem else \
+                f"not stored: run `socialdesk auth set {channel.name}`"
+            missing += channel.enabled
         state = "" if channel.enabled else "  (disabled)"
-        missing += source is None and channel.enabled
-        print(f"{channel.name:<{width}}  {channel.kind:<9}  {source or problem}{state}")
+        print(f"{channel.name:<{width}}  {channel.kind:<9}  {source}{state}")
+    if problem is not None:
+        print(f"\n{problem}", file=sys.stderr)
     return 1 if missing else 0
 
 

@@ -251,10 +251,15 @@ class Credentials:
             self._store = open_store(self.backend, self.file)
         return self._store
 
+    def env_source(self, channel: str, part: str | None = None) -> str | None:
+        """"$VAR" when the secret comes from the environment, else None."""
+        return "$" + env_name(channel, part) if self.env.get(env_name(channel, part)) else None
+
     def source(self, channel: str, part: str | None = None) -> str | None:
         """Where the secret would come from ("$VAR", the store's description), or None."""
-        if self.env.get(env_name(channel, part)):
-            return "$" + env_name(channel, part)
+        found = self.env_source(channel, part)
+        if found:
+            return found
         return self.store.description if self.store.get(key(channel, part)) else None
 
     def _lookup(self, channel: str, part: str | None) -> str | None:
