@@ -33,11 +33,10 @@ from socialdesk.adapters.base import (
 from socialdesk.adapters.http import JsonApi, header_rate
 from socialdesk.adapters.mastodon_payloads import (  # re-exported: the parsing half of this module's API
     html_to_text,
-    id_key,
     parse_notification,
     parse_status,
 )
-from socialdesk.adapters.values import as_id, parse_iso
+from socialdesk.adapters.values import as_id, id_key, parse_iso
 
 __all__ = [
     "MastodonAdapter",

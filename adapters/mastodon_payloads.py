@@ -54,11 +54,6 @@ def html_to_text(html_text: str) -> str:
 # --- parsing -------------------------------------------------------------------------------------
 
 
-def id_key(value: str) -> tuple[int, str]:
-    """Sort key for Mastodon ids: numeric strings of any length, compared without int()."""
-    return (len(value), value)
-
-
 class _Skip(Exception):
     pass
 

@@ -59,6 +59,12 @@ def count(value: Any) -> int:
     return 0
 
 
+def id_key(value: str) -> tuple[int, str]:
+    """Sort key for numeric ids of any length (Mastodon's, X's snowflakes), in numeric order
+    without int(): ids are strings on the wire and may outgrow any integer type."""
+    return (len(value), value)
+
+
 def json_object(text: str | None) -> dict[str, Any]:
     """A JSON object written by an adapter (a stored `reply_ref`), or {} when it is missing,
     garbled or not an object."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from socialdesk.adapters.base import Contact, Inbound, Skipped
 from socialdesk.adapters.http import default_error_text
-from socialdesk.adapters.values import as_id, count, parse_epoch, parse_iso
+from socialdesk.adapters.values import as_id, count, id_key, parse_epoch, parse_iso
 
 X_EPOCH_MS = 1288834974657  # snowflake ids count milliseconds from here (2010-11-04)
 _SNOWFLAKE_MIN = 10**15  # smaller ids predate snowflakes: no time in them
@@ -28,11 +28,6 @@ _SNOWFLAKE_MIN = 10**15  # smaller ids predate snowflakes: no time in them
 # qht hashtags only, qam mentions only, qct cashtags only, qst very short text).
 _NOT_LANGUAGES = frozenset({"und", "zxx", "mul", "mis"})
 _PRIVATE_USE = re.compile(r"q[a-t][a-z]")
-
-
-def id_key(value: str) -> tuple[int, str]:
-    """Sort key for X ids: numeric strings of any length, compared without int()."""
-    return (len(value), value)
 
 
 def newest(a: str | None, b: str | None) -> str | None:

@@ -91,6 +91,11 @@ def save_cursor(session: Session, channel_id: int, stream: str, value: str | Non
 
 
 SNIPPET = 160  # characters of the first message the queue shows (wider than any terminal row)
+
+
+def snippet(text: str) -> str:
+    """What the queue shows of a conversation's first message: one line, SNIPPET characters."""
+    return " ".join(text[:400].split())[:SNIPPET]
 CONTACT_COLUMNS = ("channel_id", "platform_user_id", "handle", "display_name", "followers", "verified",
                    "bot", "location", "updated_at", "last_message_at", "recent")
 CONVERSATION_COLUMNS = ("id", "status", "priority", "contact_id", "channel_id", "private", "snippet",
@@ -163,7 +168,7 @@ def _apply_edits(session: Session, channel_id: int, edits: list[IngestItem]) -> 
         session.execute(update(Message).where(Message.id == mid).values(
             text=it.text, edited_at=it.edited_at, raw=it.raw, reply_ref=it.reply_ref or Message.reply_ref))
         session.execute(update(Conversation).where(Conversation.id == cid).values(
-            snippet=case((Conversation.published_at == published, " ".join(it.text[:400].split())[:SNIPPET]),
+            snippet=case((Conversation.published_at == published, snippet(it.text)),
                          else_=Conversation.snippet),
             version=Conversation.version + 1, updated_at=utcnow()))
         events.append(audit.Event("message.edited", "conversation", cid, {"message": mid}))
@@ -272,7 +277,7 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
     teams, agents = _names_to_ids(session, starters)
     conversation_rows = [
         (conv_id, it.status, it.priority, contacts[it.author_id], channel_id, it.visibility == "private",
-         " ".join(it.text[:400].split())[:SNIPPET], counts[conv_id][0], it.language, bulk.time(it.published_at),
+         snippet(it.text), counts[conv_id][0], it.language, bulk.time(it.published_at),
          bulk.time(counts[conv_id][1]),
          bulk.time(it.published_at + timedelta(minutes=it.sla_minutes)) if it.sla_minutes else None,
          1, now, now, teams.get(it.team), agents.get(it.assignee), now if agents.get(it.assignee) else None,

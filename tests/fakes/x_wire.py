@@ -8,6 +8,8 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
+from socialdesk.adapters.values import id_key
+
 from .server import Reply, Seen
 
 TWEET_FIELDS = {"attachments", "author_id", "card_uri", "context_annotations", "conversation_id", "created_at",
@@ -50,11 +52,6 @@ def invalid(message: str) -> Reply:
 def escape(text: str) -> str:
     """X's escaping of post text: exactly &, < and >."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def id_key(value: str) -> tuple[int, str]:
-    """X ids in numeric order, compared as strings."""
-    return (len(value), value)
 
 
 def iso(when: datetime) -> str:
