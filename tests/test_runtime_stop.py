@@ -80,3 +80,30 @@ def test_stopping_the_sender_finishes_the_send_under_way_and_requeues_the_rest(s
         states = sorted((o.state, o.attempts) for o in s.execute(select(Outbox)).scalars())
     assert states == [("queued", 0), ("queued", 0), ("sent", 1)]
     assert sender.run_once() == 0  # a stopped sender sends nothing more
+
+
+def test_new_mail_is_fetched_at_once_through_idle_not_at_the_next_interval(store):
+    from fakes.mail import FakeMail
+
+    with FakeMail() as fake:
+        config = Config.model_validate({"channels": [{
+            "name": "mail", "kind": "email", "address": fake.address, "interval": 300,
+            "imap_host": "127.0.0.1", "imap_port": fake.proxy.port, "imap_security": "plain",
+            "smtp_host": "127.0.0.1", "smtp_port": fake.smtp_port, "smtp_security": "plain"}]})
+        runtime = Runtime(config, store, credentials=Credentials(env={"SOCIALDESK_TOKEN_MAIL": fake.password}))
+        runtime.start()
+        try:
+            desk = Desk(store, "alice")
+            deadline = time.monotonic() + 10
+            while not desk.channel_health()[0].last_success_at and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1)  # the watcher is in IDLE now; the next interval poll is 5 minutes away
+            fake.generate(1)
+            deadline = time.monotonic() + 5
+            while desk.queue_count(QueueFilter(status="all")) == 0 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert desk.queue_count(QueueFilter(status="all")) == 1
+        finally:
+            started = time.monotonic()
+            runtime.stop()
+            assert time.monotonic() - started < 5  # the watcher leaves IDLE when asked

@@ -4,9 +4,9 @@ An entry is marked `sending` (committed) before the adapter is called. If the pr
 there, or an attempt failed after its request went out (`maybe_sent`: a timeout, a reset, a
 5xx, a lost answer), the entry is *in doubt*: the next attempt first asks the platform whether
 the reply is already posted (`find_sent`), and only then posts again with the same idempotency
-key. A
-platform that cannot be asked (`CannotVerify`) gets no second attempt: the reply is parked as
-failed with what the agent should check, because a public reply must never go out twice."""
+key. A platform that cannot be asked (`CannotVerify`) gets no second attempt: the reply is
+parked as failed with what the agent should check, because a public reply must never go out
+twice."""
 
 from __future__ import annotations
 

@@ -9,7 +9,6 @@ import random
 import threading
 import time
 from collections.abc import Callable
-
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
