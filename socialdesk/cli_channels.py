@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from socialdesk.config import ChannelConfig, Config
 
 OAUTH1_FIELDS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
-VAULT_PARTS = (None, "smtp", "session", "oauth2")  # everything `auth remove` forgets
+ADAPTER_STATE = ("session", "oauth2")  # what adapters keep between runs (a Bluesky session, refreshed tokens)
+VAULT_PARTS = (None, "smtp", *ADAPTER_STATE)  # everything `auth remove` forgets
 
 
 def add_parsers(sub) -> None:
@@ -98,6 +99,9 @@ def _set(channel: ChannelConfig, credentials, args: argparse.Namespace) -> int:
         return _fail("nothing was entered; nothing was stored", 2)
     store = credentials.store
     store.set(key(channel.name, part), secret)
+    if part is None:  # a session or refreshed token belongs to the secret just replaced
+        for state in ADAPTER_STATE:
+            store.delete(key(channel.name, state))
     print(f"stored the {part + ' ' if part else ''}secret of {channel.name!r} in {store.description}; "
           f"check it with `socialdesk auth test {channel.name}`")
     return 0

@@ -4,6 +4,7 @@ piped in and kept in the encrypted file, never echoed; a check against a real AP
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from socialdesk.adapters.simulator import Simulator
+from socialdesk.services.credentials import EncryptedFile
 from socialdesk.store.db import open_store
 from socialdesk.store.models import Cursor, Message
 
@@ -105,6 +107,21 @@ def test_a_headless_box_without_a_keyring_is_told_what_to_do(workdir):
     assert "brand       mastodon   no secret store here (see below)" in no_pass.stdout
     assert no_pass.stderr.count("SOCIALDESK_CREDENTIALS_PASSPHRASE is not set") == 1  # told once
     assert no_pass.returncode == 1
+
+
+def test_x_oauth1_keys_are_stored_together_and_a_new_secret_forgets_old_sessions(workdir):
+    config = (workdir / "socialdesk.toml").read_text()
+    (workdir / "socialdesk.toml").write_text(config + '\n[[channels]]\nname = "brand-x"\nkind = "x"\nenabled = false\n')
+    store = EncryptedFile(workdir / "credentials.enc", passphrase=PASS["SOCIALDESK_CREDENTIALS_PASSPHRASE"])
+    store.set("brand-x/oauth2", '{"access_token": "old-refreshed-token"}')
+    keys = "ck-123456\ncs-123456\nat-123456\nas-123456\n"
+    stored = run("auth", "set", "brand-x", "--oauth1", cwd=workdir, stdin=keys, env=PASS)
+    assert stored.returncode == 0, stored.stderr
+    assert json.loads(store.get("brand-x")) == {"consumer_key": "ck-123456", "consumer_secret": "cs-123456",
+                                                "access_token": "at-123456", "access_token_secret": "as-123456"}
+    assert store.get("brand-x/oauth2") is None
+    short = run("auth", "set", "brand-x", "--oauth1", cwd=workdir, stdin="ck-123456\n\n", env=PASS)
+    assert short.returncode == 2 and "all four OAuth 1.0a keys are needed" in short.stderr
 
 
 def test_unknown_channels_and_wrong_flags_are_usage_errors(workdir):
