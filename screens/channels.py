@@ -74,6 +74,7 @@ class ChannelsScreen(DeskScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self._fetch()
+        self.set_interval(REFRESH, self._fetch)  # one clock: refreshes by hand do not add another
 
     @work(thread=True, exclusive=True, group="channels-health", exit_on_error=False)
     def _fetch(self) -> None:
@@ -92,7 +93,6 @@ class ChannelsScreen(DeskScreen):
             body.update(Text("No channels are configured: add [[channels]] to socialdesk.toml.", style="dim"))
         else:
             body.update(health_text(message.channels))
-        self.set_timer(REFRESH, self._fetch)
 
     def reload(self, *, live: bool = False) -> None:
         self._fetch()

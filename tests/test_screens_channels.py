@@ -3,6 +3,7 @@ messages the customer edited or deleted on the platform, at 80×24."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from seed import T0
@@ -71,3 +72,24 @@ async def test_edited_and_deleted_messages_are_marked_in_the_timeline(desk):
         assert "better words" in text and "first words" not in text
         assert "edited 1h ago" in text  # the frozen clock reads T0 + 2h
         assert "deleted by the author" in text and "oops, my card" in text
+
+
+async def test_refreshing_by_hand_does_not_add_polling_clocks(desk, monkeypatch):
+    import socialdesk.screens.channels as channels
+
+    monkeypatch.setattr(channels, "REFRESH", 0.2)
+    reads: list[float] = []
+    health = desk.channel_health
+    monkeypatch.setattr(desk, "channel_health", lambda: reads.append(time.monotonic()) or health())
+    app = SocialdeskApp(desk)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        for _ in range(5):
+            await pilot.press("r")
+        await settle(pilot)
+        since = time.monotonic()
+        await pilot.pause(1.0)
+        await settle(pilot)
+        assert isinstance(app.screen, ChannelsScreen)
+        # One clock every 0.2 s (the queue's own health line reads every 2 s): about 5, never 25.
+        assert len([t for t in reads if t >= since]) <= 8
