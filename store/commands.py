@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
-from . import audit
+from . import audit, states
 from .db import hold_write_lock
 from .ingest import _upsert
 from .models import (Agent, Alert, Channel, Contact, Conversation, Customer, Message, Outbox, StreamHealth, Team,
                      UTCDateTime, utcnow)
-from .views import STATUSES, OutboxView
+from .views import OutboxView
 
 IN_DOUBT_AFTER = timedelta(seconds=60)
 
@@ -56,6 +56,13 @@ def agent_id(session: Session, name: str) -> int:
     return found
 
 
+def set_agent_role(session: Session, agent: int, role: str) -> None:
+    """agent | supervisor | admin (from the config, or for the demo's person at the keyboard)."""
+    audit.begin_write(session)
+    if session.execute(update(Agent).where(Agent.id == agent, Agent.role != role).values(role=role)).rowcount:
+        audit.record(session, "config", [audit.Event("agent.role", "agent", agent, {"role": role})])
+
+
 def _view(o: Outbox) -> OutboxView:
     return OutboxView(id=o.id, text=o.text, visibility=o.visibility, state=o.state, attempts=o.attempts,
                       last_error=o.last_error, created_at=o.created_at, sent_at=o.sent_at,
@@ -88,7 +95,7 @@ def queue_reply(session: Session, conversation_id: int, body: str, visibility: s
     now = utcnow()
     taken = session.execute(update(Conversation).where(
         Conversation.id == conversation_id, Conversation.assignee_id.is_(None)).values(
-        assignee_id=me, assigned_at=now, status=text("CASE WHEN status = 'new' THEN 'open' ELSE status END"),
+        assignee_id=me, assigned_at=now, status=text(states.case_sql("assign")),
         version=Conversation.version + 1, updated_at=now)).rowcount == 1
     if taken:
         events.append(audit.Event("assign", "conversation", conversation_id, {"agent": actor, "by": "reply"}))
@@ -116,6 +123,20 @@ def approve(session: Session, outbox_id: int, *, actor: str) -> bool:
     audit.record(session, actor, [audit.Event("reply.approved", "conversation", entry.conversation_id,
                                               {"outbox": outbox_id})])
     return True
+
+
+def cancel_replies(session: Session, outbox_ids: list[int], *, actor: str) -> int:
+    """Withdraw replies not yet handed to the sender (queued or waiting for approval); how many."""
+    if not outbox_ids:
+        return 0
+    audit.begin_write(session)
+    rows = session.execute(select(Outbox.id, Outbox.conversation_id).where(
+        Outbox.id.in_(outbox_ids), Outbox.state.in_(("queued", "approval")))).all()
+    if rows:
+        session.execute(update(Outbox).where(Outbox.id.in_([r[0] for r in rows])).values(state="cancelled"))
+        audit.record(session, actor, [audit.Event("reply.cancelled", "conversation", cid, {"outbox": oid})
+                                      for oid, cid in rows])
+    return len(rows)
 
 
 def claim_outbox(session: Session, *, limit: int = 20, now: datetime | None = None,
@@ -175,7 +196,7 @@ def mark_sent(session: Session, outbox_id: int, platform_id: str, url: str | Non
         message_count=Conversation.message_count + 1, last_message_at=sent_at,
         first_response_at=func.coalesce(Conversation.first_response_at, literal(sent_at, UTCDateTime())),
         sla_due_at=None,  # answered: the clock stops until the customer writes again
-        status=text("CASE WHEN status IN ('new', 'open') THEN 'pending' ELSE status END"),
+        status=text(states.case_sql("reply_sent")),
         version=Conversation.version + 1, updated_at=utcnow()))
     audit.record(session, "sender", [audit.Event("reply.sent", "conversation", entry.conversation_id,
                                                  {"outbox": outbox_id, "platform_id": platform_id})])
@@ -198,38 +219,6 @@ def mark_failed(session: Session, outbox_id: int, error: str, *, retry_in: float
     audit.record(session, "sender", [audit.Event(
         "reply.failed" if retry_in is None else "reply.retry", "conversation", entry.conversation_id,
         {"outbox": outbox_id, "error": error, "retry_in": retry_in})])
-
-
-def assign(session: Session, conversation_id: int, agent: str, *, actor: str) -> bool:
-    """Assign only if still unassigned (or already this agent's): two agents never both win."""
-    audit.begin_write(session)
-    aid = agent_id(session, agent)
-    now = utcnow()
-    won = session.execute(
-        update(Conversation).where(Conversation.id == conversation_id,
-                                   or_(Conversation.assignee_id.is_(None), Conversation.assignee_id == aid))
-        .values(assignee_id=aid, assigned_at=func.coalesce(Conversation.assigned_at, literal(now, UTCDateTime())),
-                status=text("CASE WHEN status = 'new' THEN 'open' ELSE status END"),
-                version=Conversation.version + 1, updated_at=now)).rowcount == 1
-    if won:
-        audit.record(session, actor, [audit.Event("assign", "conversation", conversation_id, {"agent": agent})])
-    return won
-
-
-def set_status(session: Session, conversation_id: int, status: str, resolution_code: str | None, *,
-               actor: str) -> bool:
-    if status not in STATUSES:
-        raise ValueError(f"unknown status {status!r}")
-    audit.begin_write(session)
-    now = utcnow()
-    done = status in ("resolved", "closed")
-    changed = session.execute(update(Conversation).where(Conversation.id == conversation_id).values(
-        status=status, resolution_code=resolution_code if done else None,
-        resolved_at=now if done else None, version=Conversation.version + 1, updated_at=now)).rowcount == 1
-    if changed:
-        audit.record(session, actor, [audit.Event("status", "conversation", conversation_id,
-                                                  {"status": status, "resolution_code": resolution_code})])
-    return changed
 
 
 def record_poll(session: Session, channel_id: int, stream: str, *, error: str | None = None,

@@ -12,11 +12,12 @@ from sqlalchemy import bindparam, case, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, states
 from .models import (
     OPEN_SQL,
     Agent,
     Alert,
+    Cluster,
     Contact,
     Conversation,
     Cursor,
@@ -68,6 +69,7 @@ class IngestItem:
     acknowledgement: str | None = None  # an automated out-of-hours reply to queue
     reply_ref: str | None = None  # the adapter's note of how to answer it
     edited_at: datetime | None = None  # set when the platform says the text was changed
+    signature: bytes | None = None  # for incident clusters (rules.clusters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,8 @@ class IngestResult:
     conversation_ids: tuple[int, ...] = field(default=(), repr=False)
     edited: int = 0
     deleted: int = 0
+    # (id, signature, first message time) of each new conversation with a signature
+    signatures: tuple[tuple[int, bytes, datetime], ...] = field(default=(), repr=False)
 
 
 def _upsert(session: Session):
@@ -88,6 +92,28 @@ def save_cursor(session: Session, channel_id: int, stream: str, value: str | Non
     stmt = _upsert(session)(Cursor).values(channel_id=channel_id, stream=stream, value=value, updated_at=utcnow())
     session.execute(stmt.on_conflict_do_update(
         index_elements=["channel_id", "stream"], set_={"value": value, "updated_at": utcnow()}))
+
+
+def set_clusters(session: Session, joined: list[tuple[int, int, datetime, datetime]]) -> None:
+    """(conversation id, cluster head id, its time, the head's time) for new conversations that
+    joined an incident cluster: they and the head point at the cluster, whose size and time span
+    grow. Not a change anyone acts on: no version bump."""
+    if not joined:
+        return
+    pairs = {cid: head for cid, head, _, _ in joined} | {head: head for _, head, _, _ in joined}
+    session.connection().execute(
+        update(Conversation).where(Conversation.id == bindparam("cid")).values(cluster_id=bindparam("head")),
+        [{"cid": cid, "head": head} for cid, head in pairs.items()])
+    grown: dict[int, list] = {}
+    for _, head, at, head_at in joined:
+        entry = grown.setdefault(head, [0, head_at, head_at])
+        entry[0] += 1
+        entry[2] = max(entry[2], at)
+    stmt = _upsert(session)(Cluster).values([
+        {"id": head, "size": n + 1, "first_at": first, "last_at": last} for head, (n, first, last) in grown.items()])
+    session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={
+        "size": Cluster.size + stmt.excluded.size - 1,
+        "last_at": case((stmt.excluded.last_at > Cluster.last_at, stmt.excluded.last_at), else_=Cluster.last_at)}))
 
 
 SNIPPET = 160  # characters of the first message the queue shows (wider than any terminal row)
@@ -101,7 +127,7 @@ CONTACT_COLUMNS = ("channel_id", "platform_user_id", "handle", "display_name", "
 CONVERSATION_COLUMNS = ("id", "status", "priority", "contact_id", "channel_id", "private", "snippet",
                         "message_count", "language", "published_at", "last_message_at", "sla_due_at",
                         "version", "created_at", "updated_at", "team_id", "assignee_id", "assigned_at",
-                        "sentiment", "region", "reasons", "sensitive")
+                        "sentiment", "region", "reasons", "sensitive", "signature")
 MESSAGE_COLUMNS = ("id", "conversation_id", "channel_id", "platform_id", "direction", "visibility", "kind",
                    "text", "author_contact_id", "in_reply_to", "url", "language", "published_at", "likes",
                    "reposts", "replies", "is_repost", "raw", "created_at", "reply_ref", "edited_at")
@@ -149,7 +175,7 @@ def write_batch(
         "new_conversations": list(result.conversation_ids), "cursor": cursor[1] if cursor else None}), *events])
     edited = sum(e.action == "message.edited" for e in events)
     return IngestResult(result.stored, result.duplicates - edited, result.new_conversations, result.conversation_ids,
-                        edited=edited, deleted=len(events) - edited)
+                        edited=edited, deleted=len(events) - edited, signatures=result.signatures)
 
 
 def _apply_edits(session: Session, channel_id: int, edits: list[IngestItem]) -> list[audit.Event]:
@@ -282,7 +308,7 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
          bulk.time(it.published_at + timedelta(minutes=it.sla_minutes)) if it.sla_minutes else None,
          1, now, now, teams.get(it.team), agents.get(it.assignee), now if agents.get(it.assignee) else None,
          it.sentiment, it.region, orjson.dumps(it.reasons).decode() if it.reasons else None,
-         ",".join(it.sensitive) or None) for conv_id, it in zip(new_ids, starters)]
+         ",".join(it.sensitive) or None, it.signature) for conv_id, it in zip(new_ids, starters)]
     bulk.insert("conversations", CONVERSATION_COLUMNS, conversation_rows)
     bulk.insert("messages", MESSAGE_COLUMNS, rows)
     if bulk.sqlite and message_ids:
@@ -296,14 +322,15 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
     touched = [{"cid": cid, "n": n, "last": last, "due": last + timedelta(minutes=sla) if sla else None}
                for cid, (n, last) in counts.items() if cid not in new_set]
     if touched:
-        waiting_on_us = text("status IN ('new', 'open')")  # literal: executemany takes no IN list
+        # Literal SQL from the state machine: executemany takes no IN list.
+        waiting_on_us = text(states.in_sql(states.WAITING_ON_US))
         session.connection().execute(
             update(Conversation).where(Conversation.id == bindparam("cid")).values(
                 message_count=Conversation.message_count + bindparam("n"),
                 last_message_at=bindparam("last"),
                 sla_due_at=case((waiting_on_us, Conversation.sla_due_at),
                                 else_=bindparam("due", type_=UTCDateTime())),
-                status=text("CASE WHEN status IN ('new', 'open') THEN status ELSE 'open' END"),
+                status=text(states.case_sql("customer_wrote")),
                 version=Conversation.version + 1, updated_at=utcnow()), touched)
 
     _alerts_and_acknowledgements(session, bulk, channel_id, placement, new_ids, contacts, now)
@@ -312,4 +339,6 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
         ids = tag_ids(session, wanted)
         bulk.insert("conversation_tags", ("conversation_id", "tag_id"), [
             (conv_id, ids[name]) for conv_id, it in zip(new_ids, starters) for name in dict.fromkeys(it.tags)])
-    return IngestResult(len(rows), duplicates, len(new_ids), tuple(new_ids))
+    signatures = tuple((conv_id, it.signature, it.published_at) for conv_id, it in zip(new_ids, starters)
+                       if it.signature is not None)
+    return IngestResult(len(rows), duplicates, len(new_ids), tuple(new_ids), signatures=signatures)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -26,10 +27,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from . import states
+
 # The queue's "open" and "done" sets, written literally so that both SQLite and PostgreSQL match
 # the partial indexes (SQLite's planner proves only identical predicates).
-OPEN_SQL = "status IN ('new', 'open', 'pending')"
-DONE_SQL = "status IN ('resolved', 'closed')"
+OPEN_SQL = states.in_sql(states.OPEN)
+DONE_SQL = states.in_sql(states.DONE)
 # Unassigned conversations (most new ones) stay out of the per-agent index; `assignee_id = ?`
 # implies the NOT NULL term on both backends.
 MINE_SQL = f"{OPEN_SQL} AND assignee_id IS NOT NULL"
@@ -179,9 +182,11 @@ class Conversation(Base):
               sqlite_where=text(OPEN_SQL), postgresql_where=text(OPEN_SQL)),
         Index("ix_conversations_mine", "assignee_id", text("priority DESC"), "published_at", "id",
               sqlite_where=text(MINE_SQL), postgresql_where=text(MINE_SQL)),
-        Index("ix_conversations_done", "status", text("priority DESC"), "published_at", "id",
-              sqlite_where=text(DONE_SQL), postgresql_where=text(DONE_SQL)),
+        Index("ix_conversations_order", text("priority DESC"), "published_at", "id"),
         Index("ix_conversations_contact", "contact_id", "private", "status"),
+        Index("ix_conversations_cluster", "cluster_id", "id", sqlite_where=text("cluster_id IS NOT NULL"),
+              postgresql_where=text("cluster_id IS NOT NULL")),
+        Index("ix_conversations_published", "published_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(String(20), default="new")
@@ -206,9 +211,22 @@ class Conversation(Base):
     csat: Mapped[int | None]
     reasons: Mapped[str | None] = mapped_column(Text)  # JSON [[label, points], …]: why this priority
     sensitive: Mapped[str | None] = mapped_column(String(100))  # kinds of private data in a public post
+    cluster_id: Mapped[int | None]  # the conversation that started its incident cluster
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)  # MinHash of its first message
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Cluster(Base):
+    """An incident cluster: near-duplicate mentions grouped as they arrive (rules.clusters).
+    Its id is its first conversation's; every member's conversations.cluster_id points here."""
+
+    __tablename__ = "clusters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    size: Mapped[int]
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
 
 
 class Message(Base):
@@ -216,6 +234,7 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("channel_id", "platform_id", name="uq_messages_channel_platform"),
         Index("ix_messages_conversation", "conversation_id", "published_at"),
+        Index("ix_messages_id_conversation", "id", "conversation_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
@@ -239,6 +258,18 @@ class Message(Base):
     reply_ref: Mapped[str | None] = mapped_column(Text)  # the adapter's note of how to answer it
     edited_at: Mapped[datetime | None]  # the author changed the text after posting
     deleted_at: Mapped[datetime | None]  # the author deleted it; the text stays for the record
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Note(Base):
+    """An internal note on a conversation: for colleagues, never sent to the customer."""
+
+    __tablename__ = "notes"
+    __table_args__ = (Index("ix_notes_conversation", "conversation_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
 
-from sqlalchemy import Integer, Select, column, func, literal, select, text, tuple_
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, aliased
 
 from .models import (
-    DONE_SQL,
     OPEN_SQL,
     Agent,
     Alert,
@@ -29,128 +27,24 @@ from .models import (
     Tag,
     Team,
     agent_teams,
-    conversation_tags,
 )
 from .views import (
-    DONE_STATUSES,
     AlertView,
-    OPEN_STATUSES,
-    STATUSES,
     ChannelHealth,
     ContactView,
     ConversationDetail,
     MessageView,
     OutboxView,
-    QueueFilter,
-    QueueRow,
 )
+from .notes import notes_of
+from .queue import tags_for
 from .views import StreamHealth as StreamHealthView
 
 _OPEN = text(f"conversations.{OPEN_SQL}")
-_DONE = text(f"conversations.{DONE_SQL}")
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def change_counter(session: Session) -> int:
     return session.execute(select(Meta.value).where(Meta.key == "changes")).scalar_one()
-
-
-def fts_query(session: Session, words: str):
-    """Message ids matching every word of `words` (the last one as a prefix), or None if no word."""
-    tokens = _WORD.findall(words)
-    if not tokens:
-        return None
-    if session.get_bind().dialect.name == "sqlite":
-        match = " ".join(f'"{t}"' for t in tokens[:-1]) + f' "{tokens[-1]}"*'
-        return text("SELECT rowid FROM messages_fts WHERE messages_fts MATCH :match").bindparams(
-            match=match.strip()).columns(column("rowid", Integer))
-    query = " & ".join(tokens[:-1] + [tokens[-1] + ":*"])
-    return select(Message.id).where(text("messages.search @@ to_tsquery('simple', :tsq)").bindparams(tsq=query))
-
-
-def _filtered(session: Session, stmt: Select, flt: QueueFilter, me: str | None) -> Select:
-    """The filter's WHERE. Each status set repeats its partial index's predicate word for word so
-    the planner walks that index in queue order (models.OPEN_SQL / DONE_SQL)."""
-    if flt.status in ("open", *OPEN_STATUSES):
-        stmt = stmt.where(_OPEN)
-    elif flt.status in DONE_STATUSES:
-        stmt = stmt.where(_DONE)
-    if flt.status in STATUSES and flt.status != "open":  # "open" names the whole open set
-        stmt = stmt.where(Conversation.status == flt.status)
-    if flt.assignee:
-        name = me if flt.assignee == "me" else flt.assignee
-        agent = session.execute(select(Agent.id).where(Agent.name == name)).scalar()
-        stmt = stmt.where(Conversation.assignee_id == (agent or -1))
-    if flt.channel:
-        channel = session.execute(select(Channel.id).where(Channel.name == flt.channel)).scalar()
-        stmt = stmt.where(Conversation.channel_id == (channel or -1))
-    if flt.search.strip():
-        hits = fts_query(session, flt.search)
-        if hits is None:
-            return stmt.where(literal(False))
-        stmt = stmt.where(Conversation.id.in_(
-            select(Message.conversation_id).where(Message.id.in_(hits)).scalar_subquery()))
-    return stmt
-
-
-def queue_count(session: Session, flt: QueueFilter, me: str | None = None) -> int:
-    stmt = _filtered(session, select(func.count()).select_from(Conversation), flt, me)
-    return session.execute(stmt).scalar_one()
-
-
-ORDER = (Conversation.priority.desc(), Conversation.published_at, Conversation.id)
-
-
-def queue_page(
-    session: Session, flt: QueueFilter, offset: int, limit: int, *,
-    after: QueueRow | None = None, me: str | None = None,
-) -> list[QueueRow]:
-    """Queue rows in order (priority high first, then oldest first). With `after` (the row just
-    before this page) it pages by keyset: equality on priority plus a row-value comparison, then
-    the lower priorities; both walk the queue index. Without it, OFFSET over the index alone.
-    Keys first, then the 50 rows' details: joins never run for rows that are skipped."""
-    keys = _filtered(session, select(Conversation.id), flt, me)
-    if after is None:
-        ids = list(session.execute(keys.order_by(*ORDER).offset(offset).limit(limit)).scalars())
-    else:
-        same = keys.where(Conversation.priority == after.priority,
-                          tuple_(Conversation.published_at, Conversation.id) > tuple_(
-                              literal(after.published_at, Conversation.published_at.type), literal(after.id)))
-        ids = list(session.execute(same.order_by(*ORDER[1:]).limit(limit)).scalars())
-        if len(ids) < limit:
-            lower = keys.where(Conversation.priority < after.priority).order_by(*ORDER)
-            ids += session.execute(lower.limit(limit - len(ids))).scalars()
-    if not ids:
-        return []
-    assignee = aliased(Agent)
-    details = {r[0]: r for r in session.execute(
-        select(Conversation.id, Conversation.priority, Conversation.status, Conversation.published_at,
-               Conversation.assigned_at, Conversation.sla_due_at, Channel.name, Channel.kind,
-               Contact.handle, Contact.display_name, Contact.followers,
-               func.coalesce(Customer.key_customer, False), Conversation.snippet, assignee.name,
-               Conversation.message_count, Conversation.private)
-        .join(Channel, Channel.id == Conversation.channel_id)
-        .join(Contact, Contact.id == Conversation.contact_id)
-        .outerjoin(Customer, Customer.id == Contact.customer_id)
-        .outerjoin(assignee, assignee.id == Conversation.assignee_id)
-        .where(Conversation.id.in_(ids)))}
-    tags = _tags_for(session, ids)
-    return [QueueRow(id=r[0], priority=r[1], status=r[2], published_at=r[3], assigned_at=r[4],
-                     sla_due_at=r[5], channel=r[6], channel_kind=r[7], author_handle=r[8],
-                     author_name=r[9], followers=r[10], key_customer=bool(r[11]), snippet=r[12],
-                     tags=tags.get(r[0], ()), assignee=r[13], message_count=r[14], private=r[15])
-            for r in (details[i] for i in ids if i in details)]
-
-
-def _tags_for(session: Session, ids: list[int]) -> dict[int, tuple[str, ...]]:
-    if not ids:
-        return {}
-    found: dict[int, list[str]] = defaultdict(list)
-    for cid, name in session.execute(
-        select(conversation_tags.c.conversation_id, Tag.name).join(Tag, Tag.id == conversation_tags.c.tag_id)
-        .where(conversation_tags.c.conversation_id.in_(ids)).order_by(Tag.name)):
-        found[cid].append(name)
-    return {cid: tuple(names) for cid, names in found.items()}
 
 
 def conversation_detail(session: Session, conversation_id: int) -> ConversationDetail | None:
@@ -184,7 +78,7 @@ def conversation_detail(session: Session, conversation_id: int) -> ConversationD
     return ConversationDetail(
         id=conv.id, status=conv.status, priority=conv.priority, published_at=conv.published_at,
         sla_due_at=conv.sla_due_at, assignee=assignee.name if assignee else None,
-        team=team.name if team else None, tags=_tags_for(session, [conv.id]).get(conv.id, ()),
+        team=team.name if team else None, tags=tags_for(session, [conv.id]).get(conv.id, ()),
         resolution_code=conv.resolution_code, version=conv.version,
         contact=ContactView(id=contact.id, channel=channels.get(contact.channel_id, "?"), handle=contact.handle,
                             display_name=contact.display_name, followers=contact.followers,
@@ -194,6 +88,7 @@ def conversation_detail(session: Session, conversation_id: int) -> ConversationD
         sensitive=tuple(conv.sensitive.split(",")) if conv.sensitive else (), sentiment=conv.sentiment,
         language=conv.language, region=conv.region,
         key_customer=bool(contact.customer_id and session.get(Customer, contact.customer_id).key_customer),
+        notes=notes_of(session, conv.id), cluster_id=conv.cluster_id,
         channel_kind=session.execute(select(Channel.kind).where(Channel.id == conv.channel_id)).scalar_one())
 
 
@@ -296,7 +191,7 @@ def unanswered(session: Session, *, published_before: datetime, limit: int = 500
         .outerjoin(team, team.id == Conversation.team_id).outerjoin(Agent, Agent.id == Conversation.assignee_id)
         .where(_OPEN, Conversation.first_response_at.is_(None), Conversation.published_at < published_before)
         .order_by(Conversation.published_at).limit(limit)).all()
-    tags = _tags_for(session, [r[0] for r in rows])
+    tags = tags_for(session, [r[0] for r in rows])
     return [Waiting(r[0], r[1], r[2], tags.get(r[0], ()), r[3], r[4], r[5], r[6]) for r in rows]
 
 
@@ -314,3 +209,48 @@ def inbound_per_minute(session: Session, *, after_id: int | None, posted_since: 
     if after_id is None and not counts:
         last = session.execute(select(func.coalesce(func.max(Message.id), 0))).scalar_one()
     return last, sorted(counts.items())
+
+
+@dataclass(frozen=True, slots=True)
+class AgentProfile:
+    """Who is signed in, as the store knows them (see services.commands.Actor)."""
+
+    id: int
+    name: str
+    role: str
+    teams: tuple[str, ...]
+    team_ids: tuple[int, ...]
+
+
+def agent_profile(session: Session, name: str) -> AgentProfile | None:
+    agent = session.execute(select(Agent).where(Agent.name == name)).scalar()
+    if agent is None:
+        return None
+    teams = sorted((t.name, t.id) for t in agent.teams)
+    return AgentProfile(agent.id, agent.name, agent.role, tuple(n for n, _ in teams), tuple(i for _, i in teams))
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """Every name a command or a query may use."""
+
+    channels: tuple[str, ...]
+    teams: dict[str, int]
+    agents: dict[str, int]
+    tags: tuple[str, ...]
+
+
+def names(session: Session) -> Names:
+    def ids(model) -> dict[str, int]:
+        return dict(session.execute(select(model.name, model.id).order_by(model.name)).all())
+
+    return Names(tuple(ids(Channel)), ids(Team), ids(Agent), tuple(ids(Tag)))
+
+
+def recent_signatures(session: Session, since: datetime) -> list[tuple[int, bytes, datetime]]:
+    """(id, signature, first message time) of conversations started since `since`, oldest
+    first: what the incident-cluster index is rebuilt from after a restart."""
+    return [tuple(r) for r in session.execute(
+        select(Conversation.id, Conversation.signature, Conversation.published_at)
+        .where(Conversation.published_at >= since, Conversation.signature.is_not(None))
+        .order_by(Conversation.published_at, Conversation.id))]

@@ -6,20 +6,58 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from .states import DONE as DONE_STATUSES  # noqa: F401 (the status sets, for readers of views)
+from .states import OPEN as OPEN_STATUSES  # noqa: F401
+from .states import STATUSES  # noqa: F401
+
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
-OPEN_STATUSES = ("new", "open", "pending")
-DONE_STATUSES = ("resolved", "closed")
-STATUSES = ("new", "open", "pending", "resolved", "closed")
 
 
 @dataclass(frozen=True, slots=True)
 class QueueFilter:
-    """Which conversations the queue shows. `status="open"` means new, open and pending."""
+    """Which conversations a queue view, a pattern mark or a bulk command selects. Every field
+    narrows the set; the defaults select every open conversation.
+
+    status: "open" (new, open and pending), "done" (resolved and closed), "all", or one status.
+    assignee: "me", "none" (unassigned) or an agent's name. team: a name, "mine" (the agent's
+    teams) or "none". tags: each is required; "-name" excludes it. priority and sentiment:
+    inclusive (low, high) ranges. newer_than / older_than: seconds since the first message.
+    outbox: "approval" or "failed": has a reply in that state. collapse: one row per incident
+    cluster (its first open conversation)."""
 
     status: str = "open"
     search: str = ""
     assignee: str | None = None
     channel: str | None = None
+    team: str | None = None
+    tags: tuple[str, ...] = ()
+    priority: tuple[int, int] | None = None
+    language: str | None = None
+    sentiment: tuple[int, int] | None = None
+    newer_than: int | None = None
+    older_than: int | None = None
+    outbox: str | None = None
+    cluster: int | None = None
+    collapse: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What a command acts on: conversation ids (with the version each had when the person saw
+    it, or None to skip that check), or every conversation a filter selects, resolved in the
+    database when the command runs."""
+
+    ids: tuple[int, ...] = ()
+    versions: tuple[int | None, ...] = ()
+    flt: QueueFilter | None = None
+
+    @classmethod
+    def of(cls, seen: dict[int, int | None]) -> Selection:
+        return cls(tuple(seen), tuple(seen.values()))
+
+    @classmethod
+    def matching(cls, flt: QueueFilter) -> Selection:
+        return cls(flt=flt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +79,11 @@ class QueueRow:
     assignee: str | None
     message_count: int
     private: bool
+    version: int = 1
+    team: str | None = None
+    cluster_id: int | None = None
+    cluster_size: int = 0  # conversations in its incident cluster, whatever their status
+    outbox: str | None = None  # "failed" or "approval": a reply of it needs attention
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +129,16 @@ class OutboxView:
 
 
 @dataclass(frozen=True, slots=True)
+class NoteView:
+    """An internal note: for colleagues, never sent."""
+
+    id: int
+    author: str
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationDetail:
     id: int
     status: str
@@ -107,6 +160,8 @@ class ConversationDetail:
     region: str | None = None
     key_customer: bool = False
     channel_kind: str = ""  # of the conversation's first channel (which canned responses fit)
+    notes: tuple[NoteView, ...] = ()
+    cluster_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
