@@ -10,6 +10,7 @@ from datetime import datetime
 from .alerts import AlertPolicy, mention_alerts
 from .approvals import ApprovalPolicy, needs_approval
 from .canned import CannedResponses
+from .clusters import signature
 from .fold import fold
 from .hours import OpeningHours
 from .keywords import KeywordMatcher, KeywordTable
@@ -100,7 +101,8 @@ class RuleSet:
         alerts = () if noise else tuple(a.message for a in mention_alerts(m, ctx, policy=self.alerts, now=now))
         return Verdict(tags=tuple(tags), noise=noise is not None, noise_reason=noise, priority=priority,
                        reasons=reasons, team=team, sentiment=sentiment, language=language,
-                       region=region(m.location, language), sensitive=sensitive, alerts=alerts)
+                       region=region(m.location, language), sensitive=sensitive, alerts=alerts,
+                       signature=None if noise else signature(folded))
 
     @staticmethod
     def _keyword_weights(hits) -> list[tuple[str, int]]:

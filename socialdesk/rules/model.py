@@ -64,3 +64,4 @@ class Verdict(NamedTuple):
     region: str | None = None
     sensitive: tuple[str, ...] = ()  # kinds of private data found in a public post
     alerts: tuple[str, ...] = ()
+    signature: bytes | None = None  # MinHash of the words, for incident clusters (rules.clusters)

@@ -13,7 +13,11 @@ from datetime import datetime, timezone
 
 from .model import AuthorContext, Mention, Reason
 
-__all__ = ["PrioritySettings", "score", "label", "humanise_count", "humanise_minutes"]
+__all__ = ["LEVELS", "PrioritySettings", "score", "label", "humanise_count", "humanise_minutes"]
+
+# Each label's range of scores, and the score a person gives when they set that label by hand.
+LEVELS: dict[str, tuple[int, int, int]] = {"P1": (75, 100, 90), "P2": (50, 74, 60), "P3": (25, 49, 35),
+                                           "P4": (0, 24, 10)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +39,7 @@ class PrioritySettings:
 
 def label(priority: int) -> str:
     """P1 ≥ 75, P2 ≥ 50, P3 ≥ 25, else P4."""
-    if priority >= 75:
-        return "P1"
-    if priority >= 50:
-        return "P2"
-    if priority >= 25:
-        return "P3"
-    return "P4"
+    return next(name for name, (low, _, _) in LEVELS.items() if priority >= low) if priority >= 0 else "P4"
 
 
 def humanise_count(n: int) -> str:

@@ -14,12 +14,13 @@ import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
 from socialdesk.adapters.base import Inbound, Page
+from socialdesk.rules.clusters import ClusterIndex
 from socialdesk.rules.engine import RuleSet
 from socialdesk.rules.hours import acknowledgement_text, should_acknowledge
 from socialdesk.rules.model import AuthorContext, Mention, Verdict
 from socialdesk.rules.routing import AgentState, assign_batch
 from socialdesk.store import queries
-from socialdesk.store.ingest import IngestItem, IngestResult, write_batch
+from socialdesk.store.ingest import IngestItem, IngestResult, set_clusters, write_batch
 from socialdesk.store.models import utcnow
 from socialdesk.text import clean_text
 
@@ -72,15 +73,16 @@ def to_item(message: Inbound, text: str, verdict: Verdict, *, sla_minutes: int, 
         reasons=tuple((r.label, r.points) for r in verdict.reasons), team=verdict.team,
         sentiment=verdict.sentiment, region=verdict.region, sensitive=verdict.sensitive, alerts=verdict.alerts,
         author_recent=orjson.dumps(recent).decode(), acknowledgement=acknowledgement, reply_ref=message.reply_ref,
-        edited_at=message.edited_at)
+        edited_at=message.edited_at, signature=verdict.signature)
 
 
 class Ingestor:
     def __init__(self, sessions: sessionmaker[Session], rules: RuleSet, channel: ChannelRef, *,
                  sla_minutes: int = 60, autoreply: AutoReply | None = None,
-                 clock: Callable[[], datetime] = utcnow):
+                 clock: Callable[[], datetime] = utcnow, clusters: ClusterIndex | None = None):
         self.sessions, self.rules, self.channel = sessions, rules, channel
         self.sla_minutes, self.autoreply, self.clock = sla_minutes, autoreply, clock
+        self.clusters = clusters
 
     def prepare(self, page: Page) -> Prepared:
         """Clean, classify and route a page (reads only; safe to run ahead in another thread)."""
@@ -130,9 +132,20 @@ class Ingestor:
     def store(self, prepared: Prepared, stream: str = "mentions") -> IngestResult:
         """One transaction with the page's cursor."""
         cursor = (stream, prepared.cursor) if prepared.cursor is not None else None
-        with self.sessions.begin() as session:
-            return write_batch(session, self.channel.id, prepared.items, cursor=cursor,
-                               deleted=list(prepared.deleted))
+        placed: list = []
+        try:
+            with self.sessions.begin() as session:
+                result = write_batch(session, self.channel.id, prepared.items, cursor=cursor,
+                                     deleted=list(prepared.deleted))
+                if self.clusters is not None and result.signatures:
+                    placed = self.clusters.place(result.signatures)
+                    set_clusters(session, [(p.conversation_id, p.cluster_id, p.at, p.head_at)
+                                           for p in placed if p.joined])
+        except BaseException:
+            if placed:  # those conversations were never stored
+                self.clusters.forget({p.conversation_id for p in placed})
+            raise
+        return result
 
     def ingest_page(self, page: Page, stream: str = "mentions") -> IngestResult:
         return self.store(self.prepare(page), stream)
