@@ -39,9 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_argument("action", choices=["check", "test"], help="check: validate and compile; "
                        "test: replay them over stored mentions and show what would change")
     rules.add_argument("--since", default="30d", help="with test: how far back (30d, 12h, 2w)")
-    from socialdesk.cli_channels import add_parsers
+    from socialdesk import cli_channels, cli_conv
 
-    add_parsers(sub)
+    cli_channels.add_parsers(sub)
+    cli_conv.add_parsers(sub)
     return parser
 
 
@@ -111,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         report = replay(sessions, build_ruleset(config), since=since, now=datetime.now(UTC))
         print("\n".join(report.lines()))
         return 0
+    if command == "conv":
+        from socialdesk.cli_conv import run_conv
+
+        return run_conv(config, sessions, args, agent)
     if command == "backfill":
         from socialdesk.cli_channels import run_backfill
 

@@ -52,7 +52,7 @@ def run_demo(config: Config, args: Namespace, agent: str) -> int:
 
 
 def _headless(runtime, sessions, args: Namespace, log_path: Path) -> int:
-    from socialdesk.services.desk import ReplyRejected
+    from socialdesk.services.commands import ReplyRejected
     from socialdesk.store.views import QueueFilter
 
     runtime.start()

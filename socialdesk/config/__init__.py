@@ -10,6 +10,7 @@ from .models import (
     ChannelKind,
     Config,
     CredentialsConfig,
+    DeskConfig,
     LogConfig,
     StoreConfig,
     TeamConfig,
@@ -19,6 +20,6 @@ from .rules import RulesConfig
 
 __all__ = [
     "CHANNEL_KINDS", "CONFIG_FILE_NAME", "ENV_PREFIX", "AgentConfig", "ChannelConfig", "ChannelKind", "Config",
-    "ConfigError", "CredentialsConfig", "LogConfig", "RulesConfig", "StoreConfig", "TeamConfig",
+    "ConfigError", "CredentialsConfig", "DeskConfig", "LogConfig", "RulesConfig", "StoreConfig", "TeamConfig",
     "default_store_url", "load_config", "summary", "user_config_file",
 ]

@@ -64,6 +64,22 @@ class LogConfig(Model):
     file: str | None = None
 
 
+class DeskConfig(Model):
+    confirm_above: int = Field(default=50, ge=1)  # ask before a command changes more conversations
+    require_resolution_code: bool = True  # resolving needs one of [resolution_codes] (if any)
+    tags: list[Name] = []  # tags people may set by hand besides those the rules set
+
+
+DEFAULT_VIEWS = {
+    "open": "", "mine": "is:mine", "team": "team:mine", "unassigned": "is:unassigned",
+    "noise": "is:noise", "approval": "is:approval", "failed": "is:failed", "all": "status:all",
+}
+DEFAULT_RESOLUTION_CODES = {
+    "answered": "Question answered", "fixed": "Problem solved", "refunded": "Refund or replacement given",
+    "duplicate": "Same as another conversation", "no-reply": "Customer did not answer",
+}
+
+
 class Config(Model):
     store: StoreConfig = StoreConfig()
     channels: list[ChannelConfig] = []
@@ -71,6 +87,9 @@ class Config(Model):
     agents: list[AgentConfig] = []
     rules: RulesConfig = RulesConfig()
     keymap: dict[str, str] = {}  # binding id -> keys, e.g. "queue.open" = "enter,o"
+    desk: DeskConfig = DeskConfig()
+    resolution_codes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RESOLUTION_CODES))
+    views: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_VIEWS))  # name -> query, keys 1..9
     log: LogConfig = LogConfig()
     credentials: CredentialsConfig = CredentialsConfig()
     source: Path | None = None  # the file that was read; None for built-in defaults
@@ -98,8 +117,27 @@ class Config(Model):
                 raise LocatedError((binding_id,), f"expected keys like 'ctrl+s' or 'j,down', got {keys!r}")
         return value
 
+    def known_tags(self) -> tuple[str, ...]:
+        """Every tag the rules can set, and those declared for people to set by hand."""
+        return tuple(sorted({*self.rules.known_tags(_default_tags()), *self.desk.tags}))
+
+    @field_validator("resolution_codes", "views")
+    @classmethod
+    def _names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not name or any(c.isspace() for c in name):
+                raise LocatedError((name,), "a name is a word without spaces")
+        return value
+
     @model_validator(mode="after")
     def _cross_check(self) -> Config:
+        from socialdesk.services.query import QueryError, parse
+
+        for name, query in self.views.items():
+            try:
+                parse(query)
+            except QueryError as exc:
+                raise LocatedError(("views", name), str(exc)) from None
         for section, noun in (("channels", "channel"), ("teams", "team"), ("agents", "agent")):
             first_index: dict[str, int] = {}
             for i, item in enumerate(getattr(self, section)):

@@ -18,11 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from socialdesk.adapters.base import Adapter, AdapterError
 from socialdesk.config import ChannelConfig, Config
 from socialdesk.rules.engine import RuleSet
-from socialdesk.store import commands
+from socialdesk.rules.clusters import ClusterIndex
+from socialdesk.store import commands, queries
+from socialdesk.store.models import utcnow
 
 from .channels import ChannelUnavailable, build_adapter
 from .credentials import CredentialError, Credentials
-from .desk import ChannelLimits, Desk
+from .commands import ChannelLimits, DeskSettings
+from .desk import Desk
 from .ingest import ChannelRef, Ingestor
 from .maintenance import Maintenance
 from .outbox import Sender
@@ -56,6 +59,7 @@ class Runtime:
     rules: RuleSet | None = None
     scheduler: BackgroundScheduler | None = None
     watchers: list[threading.Thread] = field(default_factory=list)
+    clusters: ClusterIndex | None = None  # incident clusters, shared by every channel's ingest
     _stopping: threading.Event = field(default_factory=threading.Event)
     _executor: ThreadPoolExecutor | None = None
 
@@ -63,10 +67,7 @@ class Runtime:
         """Register channels and make their adapters; a channel that cannot start is recorded
         in its health (shown in the TUI's status line) and the others go on."""
         self.rules = build_ruleset(self.config)
-        with self.sessions.begin() as s:
-            commands.sync_people(s, [commands.TeamSpec(t.name, tuple(t.skills), t.overflow) for t in self.config.teams],
-                                 [commands.AgentSpec(a.name, a.display_name, a.role, tuple(a.teams), tuple(a.skills),
-                                                     a.cap) for a in self.config.agents])
+        self.sync_people()
         for channel in self.config.channels:
             if not channel.enabled:
                 with self.sessions.begin() as s:
@@ -83,6 +84,13 @@ class Runtime:
                                                   stopping=self._stopping)
                 self.intervals[job] = max(channel.interval, stream.min_interval)
         self.sender = Sender(self.sessions, self.adapters)
+
+    def sync_people(self) -> None:
+        """The teams and agents of the config, in the store (the config is their seed)."""
+        with self.sessions.begin() as s:
+            commands.sync_people(s, [commands.TeamSpec(t.name, tuple(t.skills), t.overflow) for t in self.config.teams],
+                                 [commands.AgentSpec(a.name, a.display_name, a.role, tuple(a.teams), tuple(a.skills),
+                                                     a.cap) for a in self.config.agents])
 
     def open_channel(self, channel: ChannelConfig) -> OpenChannel:
         """One channel's adapter and ingestor (for the pollers, a backfill or `auth test`). A
@@ -105,8 +113,17 @@ class Runtime:
         self.adapters[channel.name] = adapter
         ref = ChannelRef(channel_id, channel.name, channel.kind)
         ingestor = Ingestor(self.sessions, self.rules, ref, sla_minutes=self.config.rules.sla_minutes,
-                            autoreply=autoreply(self.config))
+                            autoreply=autoreply(self.config), clusters=self.cluster_index())
         return OpenChannel(ref, adapter, ingestor, initial)
+
+    def cluster_index(self) -> ClusterIndex:
+        """The incident-cluster index, rebuilt once from the signatures stored in its window."""
+        if self.clusters is None:
+            clusters = ClusterIndex()
+            with self.sessions() as s:
+                clusters.load(queries.recent_signatures(s, utcnow() - clusters.window))
+            self.clusters = clusters
+        return self.clusters
 
     def _adapter_for(self, channel: ChannelConfig) -> tuple[Adapter, str | None]:
         if channel.kind == "simulator":
@@ -134,10 +151,12 @@ class Runtime:
 
     def desk(self, agent: str, role: str | None = None) -> Desk:
         """The Desk for a signed-in agent, with this runtime's rules and channel limits."""
-        declared = {a.name: a.role for a in self.config.agents}
         hours = opening_hours(self.config)
-        return Desk(self.sessions, agent, limits=self.limits(), rules=self.rules,
-                    role=role or declared.get(agent, "agent"),
+        settings = DeskSettings(dict(self.config.resolution_codes), self.config.desk.require_resolution_code,
+                                self.config.desk.confirm_above, self.config.known_tags())
+        return Desk(self.sessions, agent, limits=self.limits(), rules=self.rules, settings=settings,
+                    views=dict(self.config.views),
+                    role=role,
                     brand=", ".join(self.config.rules.brand_handles), opening_hours=hours.describe() if hours else "",
                     response_window=self.config.rules.autoreply.response_window)
 

@@ -1,0 +1,114 @@
+"""A big, realistic store for the benchmarks, built through the real path and kept for later runs.
+
+Mentions come from the simulator's traffic model (six languages, repeat customers, influencers,
+DMs, noise, hostile strings) on three channels, spread over the last `days` days up to now, and
+go through the Mastodon parser, the rules (keyword tables, noise, sentiment, language, priority,
+incident clusters) and the store, page by page, as the poller does.
+
+    python bench/store.py [--n 1000000] [--url sqlite:///…]   # build (or top up) and say so
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from socialdesk.adapters.base import Inbound, Page
+from socialdesk.adapters.mastodon import parse_notification
+from socialdesk.adapters.simulator.traffic import notifications
+from socialdesk.config import Config
+from socialdesk.rules.clusters import ClusterIndex
+from socialdesk.services.ingest import ChannelRef, Ingestor
+from socialdesk.services.rules import build_ruleset
+from socialdesk.store import commands
+from socialdesk.store.db import open_store
+from socialdesk.store.models import Conversation
+
+CHANNELS = ("sim-eu", "sim-us", "sim-apac")
+PAGE = 1000
+CHUNK = 20_000  # payloads generated at a time (keeps memory flat)
+
+
+def default_url(n: int) -> str:
+    return f"sqlite:///{Path(tempfile.gettempdir()) / f'socialdesk-bench-{n}.db'}"
+
+
+def bench_url(n: int) -> str:
+    return os.environ.get("SOCIALDESK_BENCH_DATABASE_URL") or default_url(n)
+
+
+def conversations(sessions: sessionmaker[Session]) -> int:
+    with sessions() as s:
+        return s.execute(select(func.count()).select_from(Conversation)).scalar_one()
+
+
+def build(url: str, n: int, *, days: int = 90, quiet: bool = False) -> tuple[sessionmaker[Session], float]:
+    """Open the store at `url` and fill it up to `n` conversations; (sessions, seconds spent)."""
+    engine, sessions = open_store(url)
+    have = conversations(sessions)
+    if have >= n:
+        return sessions, 0.0
+    rules = build_ruleset(Config())
+    clusters = ClusterIndex()
+    started = time.perf_counter()
+    made = 0
+    while have < n:  # replies and DMs join earlier conversations: top up until there are n
+        made += _fill(sessions, rules, clusters, int((n - have) * 1.3) + len(CHANNELS), days, made, started, quiet)
+        have = conversations(sessions)
+    if not quiet:
+        print(file=sys.stderr)
+    engine.dispose()
+    return sessions, time.perf_counter() - started
+
+
+def _fill(sessions, rules, clusters, mentions: int, days: int, made: int, started: float, quiet: bool) -> int:
+    """`mentions` more mentions over the channels, spread over the last `days` days."""
+    now = datetime.now(UTC)
+    per_channel = mentions // len(CHANNELS) + 1
+    gap = days * 86400 / per_channel
+    for index, name in enumerate(CHANNELS):
+        with sessions.begin() as s:
+            channel_id = commands.ensure_channel(s, name, "simulator")
+        ingestor = Ingestor(sessions, rules, ChannelRef(channel_id, name, "simulator"), clusters=clusters)
+        start = now - timedelta(days=days)
+        first_id = (index + 1) * 10**9 + made
+        for chunk in range(0, per_channel, CHUNK):
+            count = min(CHUNK, per_channel - chunk)
+            payloads = notifications(count, seed=made + index * 1000 + chunk // CHUNK, start_id=first_id + chunk,
+                                     start=start + timedelta(seconds=chunk * gap), mean_gap=gap)
+            for first in range(0, count, PAGE):
+                parsed = [parse_notification(p) for p in payloads[first:first + PAGE]]
+                page = Page(messages=[m for m in parsed if isinstance(m, Inbound)], cursor=None)
+                ingestor.store(ingestor.prepare(page))
+            del payloads
+            gc.collect()
+            if not quiet:
+                done = made + index * per_channel + chunk + count
+                rate = done / (time.perf_counter() - started)
+                print(f"\rbuilding: {done:,} mentions stored ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
+    return per_channel * len(CHANNELS)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--url", default=None)
+    args = parser.parse_args()
+    url = args.url or bench_url(args.n)
+    sessions, seconds = build(url, args.n)
+    print(f"store.conversations {conversations(sessions)} conversations")
+    print(f"store.build_s {seconds:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

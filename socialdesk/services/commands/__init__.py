@@ -1,0 +1,15 @@
+"""The command layer (see ARCHITECTURE.md, "Commands, routes, leases"): every change a person
+makes, with who makes it (Actor) and what it acts on (Selection)."""
+
+from socialdesk.store.views import Selection
+
+from .actions import Assign, CloseNoise, DeskSettings, Note, Reopen, Resolve, SetPriority, Tag, Untag
+from .actor import Actor, Refused
+from .layer import Command, CommandLayer, Outcome, describe
+from .replies import Approve, ChannelLimits, HoldingReply, Reply, ReplyRejected, ReplyRules, route_problem
+
+__all__ = [
+    "Actor", "Approve", "Assign", "ChannelLimits", "CloseNoise", "Command", "CommandLayer", "DeskSettings",
+    "HoldingReply", "Note", "Outcome", "Refused", "Reopen", "Reply", "ReplyRejected", "ReplyRules", "Resolve",
+    "Selection", "SetPriority", "Tag", "Untag", "describe", "route_problem",
+]
