@@ -9,25 +9,29 @@ from textual.binding import Binding
 from textual.widgets import Footer, Static, TextArea
 
 from socialdesk.screens import format as fmt
-from socialdesk.screens.base import DeskScreen, PaletteCommand
+from socialdesk.screens.acting import ActingScreen, Target
+from socialdesk.screens.base import PaletteCommand
 from socialdesk.screens.canned import CannedPicker
 from socialdesk.screens.why import why
 from socialdesk.screens.messages import ActionDone, ConversationLoaded, ReplyQueued, ReplyRefused
+from socialdesk.screens.widgets.command_line import CommandLine
 from socialdesk.screens.widgets.timeline import Timeline
-from socialdesk.services.desk import Desk, ReplyRejected
+from socialdesk.services.commands import Approve, ReplyRejected, Selection
+from socialdesk.services.desk import Desk
 from socialdesk.store.views import ConversationDetail
 from socialdesk.text import terminal_safe
 
 
-class ConversationScreen(DeskScreen):
+class ConversationScreen(ActingScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="conversation.back", tooltip="Back to the queue (keeps a draft first)"),
         Binding("ctrl+s", "send", "Send", id="conversation.send", tooltip="Queue the reply for sending"),
         Binding("ctrl+t", "toggle_visibility", "Public/DM", id="conversation.visibility",
                 tooltip="Switch the reply between public and private"),
         Binding("w", "write", "Write", id="conversation.write", tooltip="Move to the composer"),
-        Binding("a", "assign", "Assign", id="conversation.assign", tooltip="Assign this conversation to me"),
-        Binding("ctrl+r", "resolve", "Resolve", id="conversation.resolve", tooltip="Mark the conversation resolved"),
+        Binding("a", "take", "Take", id="conversation.assign", tooltip="Assign this conversation to me"),
+        Binding("ctrl+r", "prompt('resolve ')", "Resolve", id="conversation.resolve",
+                tooltip="Resolve the conversation, with a resolution code"),
         Binding("ctrl+k", "canned", "Canned", id="conversation.canned", tooltip="Insert a canned response"),
         Binding("K", "key_customer", "Key cust.", id="conversation.key_customer", show=False,
                 tooltip="Flag or unflag the customer as a key customer"),
@@ -49,9 +53,11 @@ class ConversationScreen(DeskScreen):
         yield Timeline(id="timeline")
         yield Static("", id="composer-bar", markup=False)
         yield TextArea(id="composer", placeholder="Write a reply… (ctrl+s sends, ctrl+t public/private)")
+        yield CommandLine(id="command-line")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        super().on_mount()
         self.query_one(Timeline).focus()
         self._show_counter()
         self.reload()
@@ -201,13 +207,7 @@ class ConversationScreen(DeskScreen):
         self.app.push_screen(CannedPicker(choices), chosen)
 
     def action_approve(self) -> None:
-        waiting = [o.id for o in self.detail.outbox if o.state == "approval"] if self.detail else []
-        if not waiting:
-            self.notify("No reply here is waiting for approval.", markup=False)
-        elif self.desk.role not in ("supervisor", "admin"):
-            self.notify("Only a supervisor can approve replies.", severity="warning", markup=False)
-        else:
-            self._approve(waiting)
+        self.execute(Approve())
 
     def action_key_customer(self) -> None:
         if self.detail is not None:
@@ -219,29 +219,30 @@ class ConversationScreen(DeskScreen):
         self.post_message(ActionDone("flagged as a key customer" if flag else "no longer a key customer",
                                      self.conversation_id, True))
 
-    @work(thread=True, group="conversation-change", exit_on_error=False)
-    def _approve(self, outbox_ids: list[int]) -> None:
-        ok = all(self.desk.approve(outbox_id) for outbox_id in outbox_ids)
-        self.post_message(ActionDone("approved", self.conversation_id, ok))
+    # Commands on this conversation ---------------------------------------------------------------
+    def target(self) -> Target | None:
+        if self.detail is None:
+            return None
+        return Target(f"#{self.conversation_id}", Selection((self.conversation_id,), (self.detail.version,)), 1)
 
-    def action_assign(self) -> None:
-        self._change("assigned")
+    def action_apply_to_marked(self) -> None:
+        self.notify("Marks are made in the queue: this screen acts on this conversation.", markup=False)
 
-    def action_resolve(self) -> None:
-        self._change("resolved")
-
-    @work(thread=True, group="conversation-change", exit_on_error=False)
-    def _change(self, what: str) -> None:
-        if what == "assigned":
-            ok = self.desk.assign(self.conversation_id)
-        else:
-            ok = self.desk.set_status(self.conversation_id, what)
-        self.post_message(ActionDone(what, self.conversation_id, ok))
+    def focus_main(self) -> None:
+        self.query_one(Timeline).focus()
 
     def palette_commands(self) -> list[PaletteCommand]:
         return [
-            ("Assign to me", "Take this conversation", self.action_assign),
-            ("Resolve", "Mark this conversation resolved", self.action_resolve),
+            ("Take", "Assign this conversation to me (a)", self.action_take),
+            ("Resolve", "With a resolution code (ctrl+r)", lambda: self.action_prompt("resolve ")),
+            ("Tag", "Add a tag (t)", lambda: self.action_prompt("tag ")),
+            ("Untag", "Take a tag off", lambda: self.action_prompt("untag ")),
+            ("Set priority", "P1..P4 (P)", lambda: self.action_prompt("priority ")),
+            ("Assign to…", "Another agent or a team (A)", lambda: self.action_prompt("assign ")),
+            ("Close as noise", "Out of the queue, still searchable (x)", lambda: self.action_prompt("close noise")),
+            ("Add a note", "Internal, never sent (n)", lambda: self.action_prompt("note ")),
+            ("Undo", "Undo your last command (u)", self.action_undo),
+            ("Command line", "Type a command: :tag, :assign, :resolve… (:)", self.action_command_line),
             ("Send reply", "Queue the reply in the composer", self.action_send),
             ("Switch public/private", "Change the reply's visibility", self.action_toggle_visibility),
             ("Canned response", "Insert a canned response into the composer", self.action_canned),

@@ -22,11 +22,28 @@ class StoreChanged(Message):
 
 
 class QueueReloaded(Message):
-    """A fresh snapshot of the queue: its size and the rows from `offset` on."""
+    """A fresh snapshot of the queue: the rows from `offset` on (`limit` were asked for)."""
 
-    def __init__(self, flt: QueueFilter, total: int, offset: int, rows: list[QueueRow], keep_id: int | None) -> None:
+    def __init__(self, flt: QueueFilter, total: int | None, offset: int, rows: list[QueueRow], keep_id: int | None,
+                 limit: int = 0) -> None:
         super().__init__()
-        self.flt, self.total, self.offset, self.rows, self.keep_id = flt, total, offset, rows, keep_id
+        self.flt, self.total, self.offset, self.rows, self.keep_id, self.limit = flt, total, offset, rows, keep_id, limit
+
+
+class QueueCounted(Message):
+    """How many conversations the filter selects (counted apart from the rows)."""
+
+    def __init__(self, flt: QueueFilter, total: int) -> None:
+        super().__init__()
+        self.flt, self.total = flt, total
+
+
+class MarksAdded(Message):
+    """Conversations to mark (id -> version), and how to say which they are."""
+
+    def __init__(self, marks: dict[int, int], what: str) -> None:
+        super().__init__()
+        self.marks, self.what = marks, what
 
 
 class WindowFetched(Message):
@@ -76,3 +93,41 @@ class NextChosen(Message):
     def __init__(self, conversation_id: int | None) -> None:
         super().__init__()
         self.conversation_id = conversation_id
+
+
+class CommandDone(Message):
+    """A command of the command layer finished; `outcome` says what it did."""
+
+    def __init__(self, outcome) -> None:
+        super().__init__()
+        self.outcome = outcome
+
+
+class CommandRefused(Message):
+    """A command was refused or could not run; `reason` is for the person."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class NeedsConfirm(Message):
+    """A command would change `count` conversations, more than the desk runs without asking."""
+
+    def __init__(self, command, target, count: int) -> None:
+        super().__init__()
+        self.command, self.target, self.count = command, target, count
+
+
+class Undone(Message):
+    def __init__(self, summary: str) -> None:
+        super().__init__()
+        self.summary = summary
+
+
+class WordsLoaded(Message):
+    """The names the command line completes (tags, agents, teams, views, codes, canned)."""
+
+    def __init__(self, words) -> None:
+        super().__init__()
+        self.words = words

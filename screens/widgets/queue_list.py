@@ -26,6 +26,12 @@ from socialdesk.store.views import QueueRow
 CLOCK_TICK = 30.0
 
 
+def _flags(row: QueueRow) -> str:
+    """What a row's message cell starts with: a failed or held reply, the incident cluster's size."""
+    flags = {"failed": "✗ send failed · ", "approval": "⌛ approval · "}.get(row.outbox or "", "")
+    return flags + (f"⧉{row.cluster_size} " if row.cluster_size > 1 else "")
+
+
 class QueueList(ScrollView, can_focus=True):
     """Line 0 is the column heading; line n shows the queue row at offset scroll_y + n - 1."""
 
@@ -61,11 +67,13 @@ class QueueList(ScrollView, can_focus=True):
 
     class WindowWanted(Message):
         """Rows offset..offset+limit of snapshot `generation` are needed; `after` is the row at
-        offset-1 when the list has it (for keyset paging)."""
+        offset-1 when the list has it (for keyset paging); `tail`: they are the last rows (read
+        backwards from the end rather than counted off from the start)."""
 
-        def __init__(self, generation: int, offset: int, limit: int, after: QueueRow | None) -> None:
+        def __init__(self, generation: int, offset: int, limit: int, after: QueueRow | None,
+                     tail: bool = False) -> None:
             super().__init__()
-            self.generation, self.offset, self.limit, self.after = generation, offset, limit, after
+            self.generation, self.offset, self.limit, self.after, self.tail = generation, offset, limit, after, tail
 
     class Highlighted(Message):
         def __init__(self, row: QueueRow | None) -> None:
@@ -76,7 +84,7 @@ class QueueList(ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.total = 0
         self.generation = 0
-        self.marked: set[int] = set()
+        self.marked: dict[int, int] = {}  # conversation id -> its version when marked
         self._entries: dict[int, SafeRow] = {}
         self._in_flight: tuple[int, int, int] | None = None
         self._fetch_scheduled = False
@@ -99,14 +107,21 @@ class QueueList(ScrollView, can_focus=True):
         return entry.row if entry else None
 
     def replace(
-        self, total: int, offset: int, rows: list[QueueRow], keep_id: int | None = None, *, reset: bool = False
+        self, total: int | None, offset: int, rows: list[QueueRow], keep_id: int | None = None, *,
+        reset: bool = False, limit: int = 0,
     ) -> None:
         """Show a fresh snapshot and forget the old windows. The cursor follows `keep_id` when that
-        row is in `rows`, else keeps its offset (clamped); `reset` puts it back at the top."""
+        row is in `rows`, else keeps its offset (clamped); `reset` puts it back at the top.
+        `total` None: not counted yet (see `set_total`); the list then knows what it was given."""
         self.generation += 1
         self._in_flight = None
+        if total is None:
+            total = self._guess_total(offset, len(rows), limit, reset)
         self.total = total
         self._entries = {offset + i: safe_row(row) for i, row in enumerate(rows)}
+        for row in rows:  # marks follow the rows as they change
+            if row.id in self.marked:
+                self.marked[row.id] = row.version
         self.virtual_size = Size(0, total + 1)
         if reset:
             self.scroll_to(y=0, animate=False)
@@ -114,6 +129,23 @@ class QueueList(ScrollView, can_focus=True):
         target = next((offset + i for i, row in enumerate(rows) if row.id == keep_id), fallback)
         self.move_to(target, force_event=True)
         self.refresh()
+
+    def _guess_total(self, offset: int, count: int, limit: int, reset: bool) -> int:
+        """Before the count: a window that came back short ends the queue; a full one says
+        there is at least one row more."""
+        seen = offset + count
+        if limit and count < limit:
+            return seen
+        return seen + 1 if reset else max(self.total, seen + 1)
+
+    def set_total(self, total: int) -> None:
+        """The count arrived (it is fetched apart from the rows, never before the first frame)."""
+        if total != self.total:
+            self.total = total
+            self.virtual_size = Size(0, total + 1)
+            if self.cursor >= total:
+                self.move_to(total - 1)
+            self.refresh()
 
     def load(self, generation: int, offset: int, rows: list[QueueRow]) -> None:
         """A window asked for with `WindowWanted` arrived (empty when the fetch failed: the next
@@ -125,6 +157,8 @@ class QueueList(ScrollView, can_focus=True):
             return
         for i, row in enumerate(rows):
             self._entries[offset + i] = safe_row(row)
+            if row.id in self.marked:
+                self.marked[row.id] = row.version
         self._forget_far_rows()
         if offset <= self.cursor < offset + len(rows):
             self.post_message(self.Highlighted(self.highlighted))
@@ -153,7 +187,9 @@ class QueueList(ScrollView, can_focus=True):
         missing = [i for i in range(low, high) if i not in self._entries]
         start, end = missing[0], missing[-1] + 1
         self._in_flight = (self.generation, start, end)
-        self.post_message(self.WindowWanted(self.generation, start, end - start, self.row_at(start - 1)))
+        after = self.row_at(start - 1)
+        tail = after is None and end == self.total and start > 0
+        self.post_message(self.WindowWanted(self.generation, start, end - start, after, tail))
 
     # Cursor and marks ------------------------------------------------------------------------------
     def move_to(self, offset: int, *, force_event: bool = False) -> None:
@@ -180,8 +216,24 @@ class QueueList(ScrollView, can_focus=True):
     def toggle_mark(self) -> None:
         row = self.highlighted
         if row is not None:
-            self.marked.symmetric_difference_update({row.id})
+            if self.marked.pop(row.id, None) is None:
+                self.marked[row.id] = row.version
             self.refresh_line(self.cursor + 1)
+
+    def loaded_between(self, first: int, last: int) -> dict[int, int] | None:
+        """id -> version of the rows first..last (offsets), or None if some are not loaded."""
+        rows = [self._entries.get(i) for i in range(first, last + 1)]
+        if any(entry is None for entry in rows):
+            return None
+        return {entry.row.id: entry.row.version for entry in rows}
+
+    def add_marks(self, marks: dict[int, int]) -> None:
+        self.marked.update(marks)
+        self.refresh()
+
+    def clear_marks(self) -> None:
+        self.marked.clear()
+        self.refresh()
 
     def action_move(self, delta: int) -> None:
         self.move_to(self.cursor + delta)
@@ -237,7 +289,7 @@ class QueueList(ScrollView, can_focus=True):
             "assigned": fmt.age(row.assigned_at, at) or "–",
             "channel": entry.channel,
             "author": (marks + " " if marks else "") + entry.author,
-            "snippet": entry.snippet,
+            "snippet": _flags(row) + entry.snippet,
             "tags": entry.tags,
             "assignee": entry.assignee,
         }

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from socialdesk.screens import format as fmt
-from socialdesk.store.views import ConversationDetail, MessageView, OutboxView
+from socialdesk.store.views import ConversationDetail, MessageView, NoteView, OutboxView
 from socialdesk.text import terminal_safe
 
 OUTBOX_STATE_STYLES = {"queued": "yellow", "sending": "cyan", "sent": "green", "failed": "bold red",
@@ -58,6 +58,13 @@ def outbox_text(entry: OutboxView, at: datetime) -> Text:
     return Text("\n").join(lines)
 
 
+def note_text(note: NoteView, at: datetime) -> Text:
+    head = Text(no_wrap=True, overflow="ellipsis")
+    head.append("✎ internal note", style="bold")
+    head.append(f" · {_safe(note.author)} · {fmt.age(note.created_at, at)} ago · never sent", style="dim")
+    return Text("\n").join([head, Text(terminal_safe(note.text), style="italic")])
+
+
 class Timeline(VerticalScroll, can_focus=True):
     """The messages and outbox entries of one conversation, oldest first."""
 
@@ -68,6 +75,7 @@ class Timeline(VerticalScroll, can_focus=True):
     Timeline > .outbound { border-left: tall $success; margin-left: 4; }
     Timeline > .outbox { border-left: tall $warning; margin-left: 4; color: $text-muted; }
     Timeline > .failed { border-left: tall $error; }
+    Timeline > .note { border-left: dashed $secondary; margin-left: 8; }
     Timeline > .empty { color: $text-muted; }
     """
 
@@ -85,6 +93,8 @@ class Timeline(VerticalScroll, can_focus=True):
                 continue  # it shows as the outbound message it became
             classes = "entry outbox" + (" failed" if entry.state == "failed" else "")
             items.append((fmt.aware(entry.created_at), Static(outbox_text(entry, at), classes=classes)))
+        for note in detail.notes:
+            items.append((fmt.aware(note.created_at), Static(note_text(note, at), classes="entry note")))
         items.sort(key=lambda item: item[0])
         with self.app.batch_update():
             await self.remove_children()
