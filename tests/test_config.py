@@ -17,6 +17,7 @@ from socialdesk.config import (
     CredentialsConfig,
     Config,
     ConfigError,
+    DeskConfig,
     LogConfig,
     RulesConfig,
     StoreConfig,
@@ -100,6 +101,7 @@ def test_example_file_documents_every_key_of_every_section() -> None:
         "teams": TeamConfig,
         "agents": AgentConfig,
         "rules": RulesConfig,
+        "desk": DeskConfig,
     }
     for section, model in models.items():
         assert re.search(rf"^\[\[?{section}\]\]?$", text, re.MULTILINE), f"no [{section}] in the example"

@@ -15,7 +15,8 @@ from sqlalchemy import func, select, update
 
 from fakes import FAKES, fake_class
 from socialdesk.config import Config
-from socialdesk.services.desk import ChannelLimits, Desk
+from socialdesk.services.commands import ChannelLimits
+from socialdesk.services.desk import Desk
 from socialdesk.services.ingest import ChannelRef, Ingestor
 from socialdesk.services.outbox import Sender
 from socialdesk.services.poller import ChannelPoller

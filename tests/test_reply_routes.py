@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from socialdesk.adapters.base import AdapterError, CannotVerify, Capabilities, Outbound, SendResult
-from socialdesk.services.desk import ChannelLimits, Desk, ReplyRejected
+from socialdesk.services.commands import ChannelLimits, ReplyRejected
+from socialdesk.services.desk import Desk
 from socialdesk.services.outbox import Sender
 from socialdesk.store import commands
 from socialdesk.store.ingest import IngestItem, write_batch

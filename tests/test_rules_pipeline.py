@@ -14,7 +14,7 @@ import pytest
 from socialdesk.adapters.base import Contact, Inbound, Page
 from socialdesk.config import AgentConfig, Config, RulesConfig, TeamConfig
 from socialdesk.config.rules import AutoReplyConfig, HoursConfig, KeywordTableConfig
-from socialdesk.services.desk import ReplyRejected
+from socialdesk.services.commands import Approve, Refused, ReplyRejected, Selection
 from socialdesk.services.ingest import ChannelRef, Ingestor
 from socialdesk.services.rules import autoreply, build_ruleset
 from socialdesk.services.runtime import Runtime
@@ -121,8 +121,9 @@ def test_replies_wait_for_approval_from_trainees_and_on_risky_tags(desk_and_inge
     assert trainee.reply(parcel, "On its way!", "public").state == "approval"
     held = alice.reply(lawsuit, "We are sorry to hear that", "public")
     assert held.state == "approval" and "legal" in held.approval_reason
-    assert alice.approve(held.id) is False  # an agent cannot approve
-    assert carol.approve(held.id) is True
+    with pytest.raises(Refused, match="Only a supervisor can approve replies"):
+        alice.run(Approve(), Selection((lawsuit,)))
+    assert carol.run(Approve(), Selection((lawsuit,))).count == 1
     assert carol.conversation(lawsuit).outbox[0].state == "queued"
 
 

@@ -92,7 +92,7 @@ async def test_a_trainees_reply_waits_and_a_supervisor_approves_it(runtime):
         await open_first(pilot)
         assert "waiting for a supervisor: agent in training" in screen_text(app)
         await pilot.press("ctrl+o")
-        await wait_for(pilot, lambda: "approved" in screen_text(app))
+        await wait_for(pilot, lambda: "Approved 1 reply" in screen_text(app))
     assert runtime.desk("carol").conversation(cid).outbox[0].state == "queued"
 
 
