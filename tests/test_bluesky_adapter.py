@@ -402,6 +402,18 @@ def test_find_sent_reads_back_only_to_the_message_answered_and_says_when_it_cann
         adapter.find_sent(old)
 
 
+def test_find_sent_finds_a_reply_two_pages_back(fake, adapter):
+    parent = fake.customer_thread(1)
+    message = Outbound("k1", "Sorted!", "public", in_reply_to=parent["uri"],
+                       reply_ref=json.dumps({"cid": parent["cid"], "root": fake.brand_root}),
+                       reply_to_at=fake_time(fake.clock / 1e6 - 1))
+    adapter.send(message)
+    for i in range(150):  # other agents answer other customers
+        fake.brand_post(f"reply number {i}")
+    found = adapter.find_sent(message)
+    assert found is not None and len(fake.calls("com.atproto.repo.listRecords")) == 2
+
+
 def test_find_sent_recovers_a_chat_message_whose_answer_was_lost(fake, adapter):
     made = fake.customer_chat(fake.customers[0], "hello?")
     convo = made.split("/")[0]

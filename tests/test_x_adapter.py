@@ -451,3 +451,22 @@ def test_under_faults_every_message_arrives_once_and_every_reply_is_posted_once(
                                                   f"Thanks for writing, case {i}") for i, m in enumerate(seen.values()))
         assert sum(fake.faults_injected.values()) > 10
         a.close()
+
+
+def test_find_sent_reads_pages_back_to_the_message_and_no_further(fake, adapter):
+    mention(fake)
+    fake.dm(fake.customer(), "refund please")
+    m = list(adapter.poll("1"))[0].messages[0]
+    d = list(adapter.poll("1", "dms"))[0].messages[0]
+    public, private = answer(m, "On it!"), answer(d, "Refund sent", "private", "k2")
+    adapter.send(public)
+    adapter.send(private)
+    for i in range(250):  # a busy brand: ours are now three pages of 100 back
+        fake.post(BRAND["id"], f"Another customer's answer {i}")
+        fake.dm(BRAND["id"], f"Another DM {i}", to=d.author.platform_id)
+    assert adapter.find_sent(public) is not None and adapter.find_sent(private) is not None
+    assert adapter.find_sent(answer(m, "Never sent")) is None
+    for i in range(800):
+        fake.post(BRAND["id"], f"Yet another answer {i}")
+    with pytest.raises(CannotVerify, match="too many replies"):
+        adapter.find_sent(answer(m, "Never sent"))
