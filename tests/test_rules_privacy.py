@@ -111,6 +111,15 @@ def test_not_ibans(text):
     assert "iban" not in kinds(text)
 
 
+def test_ibans_of_every_country_the_registry_knows_are_found():
+    assert found("pay to HN88CABF00000000000250005469 please") == [("iban", "HN88CABF00000000000250005469")]
+
+
+def test_a_checksum_alone_does_not_make_an_iban():
+    # mod-97 valid, but a UK BBAN starts with four letters (a bank code), not digits
+    assert "iban" not in kinds("ref GB98123412345678901234 paid")
+
+
 def test_iban_valid():
     assert iban_valid("GB82WEST12345698765432")
     assert not iban_valid("GB82WEST12345698765431")
@@ -193,6 +202,16 @@ def test_phones(phone):
 ])
 def test_not_phones(text):
     assert "phone" not in kinds(text), text
+
+
+@pytest.mark.parametrize("text, phone", [
+    ("tel:+442079460958", "+442079460958"),
+    ("call +49 30/1234567 now", "+49 30/1234567"),
+    ("Ruf an: +49 (0)30/1234567", "+49 (0)30/1234567"),
+    ("+49 (0) 30 / 123 45 67 tagsüber", "+49 (0) 30 / 123 45 67"),
+])
+def test_international_numbers_the_phonenumbers_matcher_finds(text, phone):
+    assert found(text) == [("phone", phone)]
 
 
 def test_two_phones_and_a_card_do_not_overlap():
