@@ -458,3 +458,14 @@ def test_polling_through_injected_faults_converges_on_every_message():
     assert {m.platform_id for m in seen} == fake.expected_ids()
     assert sum(fake.faults_injected.values()) > 5
     assert fake.sessions_created <= 3
+
+
+def test_a_notifications_cursor_that_repeats_ends_the_walk(fake):
+    fake.generate(40, private_share=0)
+    fake.stuck_cursor = True
+    with fake.adapter(timeout=TIMEOUT, page_limit=10) as adapter:
+        pages = list(adapter.poll(EVERYTHING))
+        assert len(fake.calls("app.bsky.notification.listNotifications")) == 2  # the cursor came back: stop
+        backfilled = list(adapter.backfill(fake_time(0)))
+    assert len(fake.calls("app.bsky.notification.listNotifications")) == 4
+    assert sum(len(p.messages) for p in pages) == 10 and len(backfilled) == 2
