@@ -22,8 +22,8 @@ validates what it found):
   or after "#", "$", "€", "£", dates (15.03.2024, 2024-03-15 14:30), times, prices, and a bare
   (unspaced) 0-number right after "order", "ref", "invoice", "ticket", "tracking", "case" or "id".
   Also every "+" number python-phonenumbers' matcher finds valid for its country.
-* "custom:<name>": a configured regular expression (searched as written; add `(?i)` for
-  case-insensitive); its label is the name alone.
+* "custom:<name>": a configured regular expression (searched as written by RE2, in linear time;
+  add `(?i)` for case-insensitive); its label is the name alone.
 
 Offsets are into the original text (the scan only maps characters one to one: any script's
 digits and full-width forms are read as ASCII, so "４２４２ …" is still a card). Labels never
@@ -37,9 +37,12 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from stdnum import iban as stdnum_iban
+
+from .patterns import compile_pattern, pattern_problem
 
 __all__ = ["Finding", "PrivacyGuard", "iban_valid", "luhn_valid"]
 
@@ -309,7 +312,7 @@ def _norm_allowed(value: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PrivacyGuard:
-    custom: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    custom: tuple[tuple[str, Any], ...] = ()  # RE2 patterns (see `patterns`)
     allowed: frozenset[str] = frozenset()  # normalised values that are fine to publish
 
     @classmethod
@@ -318,10 +321,10 @@ class PrivacyGuard:
         values that are fine in public (the brand's own support address or phone number)."""
         compiled = []
         for name, pattern in custom.items():
-            try:
-                regex = re.compile(pattern)
-            except (re.error, TypeError, OverflowError) as exc:
-                raise ValueError(f"private pattern {name!r}: regular expression does not compile: {exc}") from None
+            problem = pattern_problem(pattern)
+            if problem:
+                raise ValueError(f"private pattern {name!r}: {problem}")
+            regex = compile_pattern(pattern)
             if regex.search("") is not None:
                 raise ValueError(f"private pattern {name!r}: matches the empty text, so it would match every reply")
             compiled.append((str(name), regex))
