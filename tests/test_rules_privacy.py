@@ -185,10 +185,12 @@ def test_email_label_is_masked():
     "+44 20 7946 0958", "+44 (0)20 7946 0958", "+1 415 555 2671", "+1 (415) 555-2671", "+33 6 12 34 56 78",
     "+49 30 12345678", "+4915112345678", "0044 20 7946 0958", "(415) 555-2671", "415-555-2671", "415.555.2671",
     "020 7946 0958", "07700 900123", "07700900123", "no. 07700900123", "06 12 34 56 78", "01.23.45.67.89", "030 1234567",
+    # what python-phonenumbers' matcher finds
+    "tel:+442079460958", "+49 30/1234567", "+49 (0)30/1234567", "+49 (0) 30 / 123 45 67",
 ])
 def test_phones(phone):
     text = f"call me on {phone} tonight"
-    phone = phone.removeprefix("no. ")
+    phone = phone.removeprefix("no. ").removeprefix("tel:")
     assert found(text) == [("phone", phone)]
     assert GUARD.scan(text)[0].label == f"phone number ending {''.join(c for c in phone if c.isdigit())[-3:]}"
 
@@ -202,16 +204,6 @@ def test_phones(phone):
 ])
 def test_not_phones(text):
     assert "phone" not in kinds(text), text
-
-
-@pytest.mark.parametrize("text, phone", [
-    ("tel:+442079460958", "+442079460958"),
-    ("call +49 30/1234567 now", "+49 30/1234567"),
-    ("Ruf an: +49 (0)30/1234567", "+49 (0)30/1234567"),
-    ("+49 (0) 30 / 123 45 67 tagsüber", "+49 (0) 30 / 123 45 67"),
-])
-def test_international_numbers_the_phonenumbers_matcher_finds(text, phone):
-    assert found(text) == [("phone", phone)]
 
 
 def test_two_phones_and_a_card_do_not_overlap():
