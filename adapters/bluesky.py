@@ -112,6 +112,7 @@ class BlueskyAdapter:
         fresh: dict[str, tuple[tuple[datetime, str], Any]] = {}
         after: str | None = None
         reached = partial = False
+        followed: set[str] = set()  # an AppView that hands back a cursor again would loop until out of rate
         while True:
             items, after = self._notifications(after, what)
             for item in items:
@@ -122,8 +123,9 @@ class BlueskyAdapter:
                     reached = True
                 else:
                     fresh[key[1]] = (key, item)  # by uri: an item may reappear on the next page
-            if reached or after is None or not items:
+            if reached or after is None or not items or after in followed:
                 break
+            followed.add(after)
             rate = self.api.last_rate
             if rate is not None and rate.remaining == 0:
                 partial = True
@@ -219,12 +221,14 @@ class BlueskyAdapter:
             yield from self._backfill_chat(since)
             return
         after: str | None = None
+        followed: set[str] = set()
         while True:
             items, after = self._notifications(after, "reading older notifications")
             keep = [i for i in items if (notification_key(i) or (since, ""))[0] >= since]
             yield replace(self._notification_page(keep), cursor=None)
-            if len(keep) < len(items) or after is None or not items:
+            if len(keep) < len(items) or after is None or not items or after in followed:
                 return
+            followed.add(after)
 
     def _backfill_chat(self, since: datetime) -> Iterator[Page]:
         own, after = self.did(), None

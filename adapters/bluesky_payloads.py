@@ -51,6 +51,38 @@ def facet_text(text: str, facet: Any) -> str | None:
     return data[start:end].decode("utf-8", errors="replace")
 
 
+def expand_links(text: str, facets: Any) -> str:
+    """The text with each link facet's covered text replaced by the facet's whole `uri` (the
+    app shows "example.com/very-lo..." and keeps the address in the facet), as X links are
+    expanded from their entities. Facets that overlap, cut a character or name no http(s)
+    address are left as written."""
+    data = text.encode("utf-8")
+    links: list[tuple[int, int, str]] = []
+    for facet in facets if isinstance(facets, list) else []:
+        index = facet.get("index") if isinstance(facet, dict) else None
+        features = facet.get("features") if isinstance(facet, dict) else None
+        if not isinstance(index, dict) or not isinstance(features, list):
+            continue
+        start, end = index.get("byteStart"), index.get("byteEnd")
+        uri = next((f.get("uri") for f in features if isinstance(f, dict)
+                    and f.get("$type") == "app.bsky.richtext.facet#link"), None)
+        if (isinstance(uri, str) and re.match(r"https?://\S+$", uri, re.I) and isinstance(start, int)
+                and isinstance(end, int) and 0 <= start < end <= len(data) and _boundary(data, start)
+                and _boundary(data, end)):
+            links.append((start, end, uri))
+    out, position = [], 0
+    for start, end, uri in sorted(links):
+        if start >= position:
+            out += [data[position:start], uri.encode("utf-8")]
+            position = end
+    return b"".join([*out, data[position:]]).decode("utf-8") if links else text
+
+
+def _boundary(data: bytes, offset: int) -> bool:
+    """Whether a byte offset falls between two UTF-8 characters (not on a continuation byte)."""
+    return offset == len(data) or not 0x80 <= data[offset] <= 0xBF
+
+
 # Bluesky's own detection (atproto `RichText.detectFacets`): a mention or link starts the text or
 # follows whitespace or "("; a handle is a domain name. Links: http(s) URLs and "www." names.
 _MENTION = re.compile(r"(?:^|(?<=[\s(]))@([a-zA-Z0-9.-]+)\b")
@@ -237,6 +269,7 @@ def _post(uri: Any, cid: Any, record: Any, author: Any, indexed_at: Any, raw: Ma
     text = record.get("text", "")
     if not isinstance(text, str):
         raise _Skip("record.text is not a string")
+    text = expand_links(text, record.get("facets"))
     if not text.strip():
         text = describe_embed(record.get("embed")) or text
     published_at = parse_iso(record.get("createdAt")) or parse_iso(indexed_at)

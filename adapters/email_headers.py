@@ -25,14 +25,15 @@ _ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "us
 
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """Bytes in their declared charset; mislabelled or unknown charsets fall back to UTF-8, then
-    Windows-1252 (what mail clients do: "iso-8859-1" and "us-ascii" mail is often cp1252/UTF-8)."""
-    name = (charset or "").strip().strip('"').lower()
-    name = _ALIASES.get(name, name)
-    if name:
-        try:
-            codecs.lookup(name)
-        except LookupError:
-            name = ""
+    Windows-1252 (what mail clients do: "iso-8859-1" and "us-ascii" mail is often cp1252/UTF-8).
+    Text declared UTF-8, or mostly UTF-8, with a few invalid bytes keeps its UTF-8 with U+FFFD
+    for those bytes: one bad byte must not turn the whole part into mojibake."""
+    declared = (charset or "").strip().strip('"').lower()
+    name = _ALIASES.get(declared, declared)
+    try:
+        name = codecs.lookup(name).name if name else ""
+    except LookupError:
+        name = ""
     if name and name not in ("utf-8", "cp1252"):
         try:
             return data.decode(name)
@@ -42,8 +43,18 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
-            pass
+            text = data.decode("utf-8", errors="replace")
+            if declared in ("utf-8", "utf8") or _mostly_utf8(text):
+                return text
     return data.decode("cp1252", errors="replace")
+
+
+def _mostly_utf8(text: str) -> bool:
+    """Whether bytes decoded as UTF-8 (with replacements) held more valid multi-byte characters
+    than invalid bytes: UTF-8 with damage, not another charset."""
+    invalid = text.count("\ufffd")
+    valid = sum(1 for ch in text if ch > "\x7f") - invalid
+    return valid > invalid
 
 
 def _unescape_8bit(text: str) -> str:
@@ -97,6 +108,14 @@ def decode_words(value: str) -> str:
 
 # --- headers --------------------------------------------------------------------------------------
 
+MAX_HEADER = 998  # RFC 5322's line limit: no sane header value is longer
+MAX_SUBJECT = 250  # a subject longer than this is shortened (it is also sent back in Re: …)
+
+
+def shorten(value: str, limit: int) -> str:
+    """`value` cut to `limit` characters, ending "…" when it was cut."""
+    return value if len(value) <= limit else value[:limit - 1].rstrip() + "…"
+
 
 def raw_header(msg: Message, name: str) -> str | None:
     """The first `name` header, unfolded, without trusting the policy's header parser (which
@@ -114,24 +133,62 @@ def raw_header(msg: Message, name: str) -> str | None:
 
 
 def header(msg: Message, name: str) -> str | None:
+    """A header's decoded value, at most MAX_HEADER characters."""
     value = raw_header(msg, name)
-    return decode_words(value).strip() if value is not None else None
+    return shorten(decode_words(value[:MAX_HEADER * 4]).strip(), MAX_HEADER) if value is not None else None
 
 
 def address(msg: Message, name: str) -> tuple[str, str]:
-    """(display name, address) of the first address in a header; ("", "") when none."""
+    """(display name, address) of the first mailbox in a header; ("", "") when none. In
+    `alice@x.com <bob@y.com>` the address is bob's: the one in angle brackets, whatever the
+    display name looks like (the standard library reads two addresses there and the first would
+    be a spoofed one)."""
     value = raw_header(msg, name)
     if not value:
         return "", ""
-    try:
-        pairs = email.utils.getaddresses([_unescape_8bit(value)])
-    except Exception:
-        pairs = []
-    for display, addr in pairs:
-        display, addr = decode_words(display).strip(), addr.strip()
+    value = _unescape_8bit(value[:MAX_HEADER * 4])
+    for entry in _mailboxes(value):
+        angle = _ANGLE_ADDR.match(entry)
+        try:
+            display, addr = email.utils.parseaddr(entry)
+        except Exception:
+            display, addr = "", ""
+        if angle is not None and addr != angle.group(2).strip():
+            display, addr = angle.group(1).strip().strip('"'), angle.group(2).strip()
+        display, addr = shorten(decode_words(display).strip(), MAX_SUBJECT), addr.strip()
         if addr or display:
             return display, addr
     return "", ""
+
+
+# One mailbox ending in an angle address, with an optional trailing comment: "name <addr> (c)".
+_ANGLE_ADDR = re.compile(r"^\s*(.*?)\s*<([^<>]*)>\s*(?:\([^()]*\)\s*)?$", re.S)
+
+
+def _mailboxes(value: str) -> list[str]:
+    """A header value split at the commas between mailboxes (not those in quotes, angle
+    brackets or comments)."""
+    out, current, quoted, depth, angle, escaped = [], [], False, 0, False, False
+    for ch in value:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"' and not angle and not depth:
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")" and depth:
+            depth -= 1
+        elif not quoted and not depth and ch in "<>":
+            angle = ch == "<"
+        elif ch == "," and not (quoted or depth or angle):
+            out.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    out.append("".join(current))
+    return [entry for entry in out if entry.strip()]
 
 
 _MSGID = re.compile(r"<([^<>]*)>")

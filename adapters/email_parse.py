@@ -23,11 +23,13 @@ from socialdesk.adapters.base import Contact, Inbound, Skipped
 from socialdesk.adapters.email_headers import (
     address,
     decode_bytes,
+    MAX_SUBJECT,
     decode_words,
     header,
     message_ids,
     parse_date,
     raw_header,
+    shorten,
 )
 from socialdesk.adapters.email_html import html_to_text
 
@@ -237,7 +239,7 @@ def _build(data: bytes, msg: Message, received_at: datetime, extra: dict[str, An
         if not auto:
             return Skipped(platform_id, "no sender address (From, Sender and Return-Path are missing or empty)")
         addr = "mailer-daemon"  # a bounce from the null sender "<>"
-    subject = header(msg, "subject")
+    subject = shorten(header(msg, "subject") or "", MAX_SUBJECT)
     references = message_ids(raw_header(msg, "references"))
     parents = message_ids(raw_header(msg, "in-reply-to"))
     parent = parents[0] if parents else (references[-1] if references else None)

@@ -16,7 +16,7 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formataddr
 
 from socialdesk.adapters.base import NotAllowed, Outbound
-from socialdesk.adapters.email_headers import message_ids
+from socialdesk.adapters.email_headers import MAX_SUBJECT, message_ids, shorten
 from socialdesk.adapters.values import json_object
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -66,7 +66,7 @@ def build_reply(message: Outbound, sender: str, now: datetime) -> EmailMessage:
     msg["From"] = sender
     name = _single_line(str(ref.get("name") or "")) if to == ref.get("from") else ""
     msg["To"] = formataddr((name, to))
-    subject = _single_line(str(ref.get("subject") or ""))
+    subject = shorten(_single_line(str(ref.get("subject") or "")), MAX_SUBJECT)
     msg["Subject"] = subject if subject and not parent else reply_subject(subject)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = message_id_for(message.idempotency_key, sender)

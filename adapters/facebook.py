@@ -32,7 +32,7 @@ from socialdesk.adapters.base import AdapterError, Outbound, SendResult, Stream
 from socialdesk.adapters.graph_adapter import GraphAdapter
 from socialdesk.adapters.graph_cursor import Mark, Scan, head_mark, seconds
 from socialdesk.adapters.graph_payloads import graph_time, parse_comment, parse_post, read_ref
-from socialdesk.adapters.graph_send import find_own, private_reply_body, reply_kind, sent_result
+from socialdesk.adapters.graph_send import private_reply_body, reply_kind, sent_result
 from socialdesk.adapters.values import as_id
 
 POST_FIELDS = "id,message,story,created_time,updated_time,from,permalink_url,attachments{type,url,title}"
@@ -145,15 +145,16 @@ class FacebookAdapter(GraphAdapter):
     def find_sent(self, message: Outbound) -> SendResult | None:
         """Public: the Page's comment with this text under the target. Private reply to a comment:
         the message in its `private_reply_conversation`. Messenger (and a private reply to a
-        visitor post): the Page's message with this text in the latest conversations."""
-        graph, page_id = self.graph, self.page_id()
+        visitor post): the Page's message with this text in the conversations updated since.
+        Each list is read back to the time of the message answered (see `_find_own`)."""
+        graph = self.graph
         kind = reply_kind(message, read_ref(message.reply_ref))
         what = "looking for a reply already sent"
         if message.visibility == "public" and message.in_reply_to:
-            body = graph.get(graph.url(message.in_reply_to, "comments"), what, filter="stream",
-                             order="reverse_chronological", fields="id,message,from,created_time,permalink_url",
-                             limit=100)
-            found = find_own(body.get("data"), "message", message.text, {page_id})
+            pages = graph.pages(graph.url(message.in_reply_to, "comments"), what, filter="stream",
+                                order="reverse_chronological", fields="id,message,from,created_time,permalink_url",
+                                limit=100)
+            found = self._find_own(pages, "message", message, time_key="created_time")
             return sent_result(found, message.text) if found else None
         if kind != "comment" or not message.in_reply_to:
             return self._find_in_conversations(message, kind)
@@ -162,6 +163,6 @@ class FacebookAdapter(GraphAdapter):
         conv_id = as_id(conversation.get("id")) if isinstance(conversation, dict) else None
         if conv_id is None:
             return None
-        body = graph.get(graph.url(conv_id, "messages"), what, fields="id,message,from,created_time", limit=25)
-        found = find_own(body.get("data"), "message", message.text, {page_id})
+        pages = graph.pages(graph.url(conv_id, "messages"), what, fields="id,message,from,created_time", limit=25)
+        found = self._find_own(pages, "message", message, time_key="created_time")
         return sent_result(found, message.text) if found else None

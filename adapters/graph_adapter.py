@@ -12,13 +12,22 @@ own comments (`_comments_head`, `_scan_comments`), builds its public and private
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
 
 import httpx
 
-from socialdesk.adapters.base import AdapterError, Capabilities, NotAllowed, Outbound, Page, SendResult, Stream
+from socialdesk.adapters.base import (
+    AdapterError,
+    CannotVerify,
+    Capabilities,
+    NotAllowed,
+    Outbound,
+    Page,
+    SendResult,
+    Stream,
+)
 from socialdesk.adapters.graph import Graph, expanded
 from socialdesk.adapters.graph_cursor import Mark, Scan, head_mark, seconds
 from socialdesk.adapters.graph_errors import AlreadyReplied
@@ -37,6 +46,7 @@ from socialdesk.adapters.graph_send import (
 from socialdesk.adapters.values import as_id
 
 MESSAGE_FIELDS = "id,message,from,to,created_time,attachments,sticker,shares"
+FIND_PAGES = 10  # find_sent reads at most ten pages of one list before it says it cannot tell
 
 
 class GraphAdapter:
@@ -157,22 +167,56 @@ class GraphAdapter:
                         break
 
     def _find_in_conversations(self, message: Outbound, kind: str | None) -> SendResult | None:
-        """The message this account sent with this text in its most recently updated
-        conversations (a message just sent puts its conversation first; a reply to a `dm` looks
-        only in the customer's), or None."""
-        graph = self.graph
+        """The message this account sent with this text in the conversations updated since the
+        message answered (a reply to a `dm` looks only in the customer's), each read back to
+        that time, or None."""
+        graph, what = self.graph, "looking for a message already sent"
         params: dict[str, Any] = {"platform": self.conversations, "limit": 10,
                                   "fields": "id,updated_time,messages.limit(25){id,message,from,created_time}"}
         if kind == "dm" and message.recipient_id:
             params["user_id"] = message.recipient_id
-        body = graph.get(graph.url(self._owner(), "conversations"), "looking for a message already sent", **params)
-        for conv in body.get("data") or []:
-            messages = conv.get("messages") if isinstance(conv, dict) else None
-            found = find_own(messages.get("data") if isinstance(messages, dict) else None, "message", message.text,
-                             self._own_ids())
+        conversations = graph.pages(graph.url(self._owner(), "conversations"), what, **params)
+        for conv in self._back_to(conversations, "updated_time", message):
+            conv_id = as_id(conv.get("id"))
+            if conv_id is None:
+                continue
+            pages = graph.connection(conv, "messages", graph.url(conv_id, "messages"), what,
+                                     fields="id,message,from,created_time", limit=25)
+            found = self._find_own(pages, "message", message, time_key="created_time")
             if found is not None:
                 return sent_result(found, message.text)
         return None
+
+    def _find_own(self, pages: Iterable[list[Any]], text_key: str, message: Outbound, *, time_key: str,
+                  newest_first: bool = True) -> dict[str, Any] | None:
+        """The first item by this account with the reply's text in a list, read back to the
+        message answered (newest first) or to its end."""
+        own, usernames = self._own_ids(), self._usernames()
+        items = self._back_to(pages, time_key, message) if newest_first else self._all_of(pages, message)
+        return next((item for item in items if find_own([item], text_key, message.text, own, usernames)), None)
+
+    def _back_to(self, pages: Iterable[list[Any]], time_key: str, message: Outbound) -> Iterator[dict[str, Any]]:
+        """The items of a newest-first list down to the time of the message answered."""
+        since = message.reply_to_at - timedelta(seconds=1) if message.reply_to_at else None
+        for item in self._all_of(pages, message):
+            at = graph_time(item.get(time_key))
+            if since is not None and at is not None and at < since:
+                return
+            yield item
+
+    def _all_of(self, pages: Iterable[list[Any]], message: Outbound) -> Iterator[dict[str, Any]]:
+        """The items of at most FIND_PAGES pages; CannotVerify when there are more, or when the
+        usage headers stop the reading short (a reply missed there would be posted twice)."""
+        self.graph.cut_short = False
+        for number, items in enumerate(pages):
+            if number == FIND_PAGES:
+                raise CannotVerify(f"{self.platform}: read {FIND_PAGES} pages without reaching the message answered; "
+                                   f"check on {self.platform} whether \"{message.text[:60]}\" was already sent "
+                                   "before sending it again")
+            yield from (item for item in items if isinstance(item, dict))
+        if self.graph.cut_short:
+            raise AdapterError(f"{self.platform}'s usage limit stopped the look for a reply already sent; it will "
+                               "look again later", retryable=True, maybe_sent=True)
 
     # -- sending --
 

@@ -34,7 +34,7 @@ from socialdesk.adapters.graph import expanded
 from socialdesk.adapters.graph_adapter import GraphAdapter
 from socialdesk.adapters.graph_cursor import Mark, Scan, head_mark, seconds
 from socialdesk.adapters.graph_payloads import graph_time, parse_ig_comment, parse_ig_media, read_ref
-from socialdesk.adapters.graph_send import find_own, private_reply_body, reply_kind, sent_result
+from socialdesk.adapters.graph_send import private_reply_body, reply_kind, sent_result
 from socialdesk.adapters.values import as_id, count
 
 COMMENT_FIELDS = "id,text,timestamp,username,from{id,username},like_count,parent_id,hidden"
@@ -197,7 +197,7 @@ class InstagramAdapter(GraphAdapter):
         """Public: the account's reply with this text under the top-level comment. Private: the
         account's message with this text in the latest Direct conversations. A comment on a media
         that tags the account cannot be looked up."""
-        graph, own = self.graph, self._own_ids()
+        graph = self.graph
         ref = read_ref(message.reply_ref)
         kind = reply_kind(message, ref)
         what = "looking for a reply already sent"
@@ -206,10 +206,8 @@ class InstagramAdapter(GraphAdapter):
                 raise CannotVerify("Instagram does not list the comments on a media that tags the account; open "
                                    f"the media {message.in_reply_to} in Instagram and check whether the reply is there")
             top = ref.get("top") or message.in_reply_to
-            for replies in graph.pages(graph.url(top, "replies"), what, fields="id,text,username,from,timestamp",
-                                       limit=50):
-                found = find_own(replies, "text", message.text, own, self._usernames())
-                if found is not None:
-                    return sent_result(found, message.text, time_key="timestamp", url_key="permalink")
-            return None
+            # Replies come oldest first: every page is read, at most FIND_PAGES of them.
+            pages = graph.pages(graph.url(top, "replies"), what, fields="id,text,username,from,timestamp", limit=50)
+            found = self._find_own(pages, "text", message, time_key="timestamp", newest_first=False)
+            return sent_result(found, message.text, time_key="timestamp", url_key="permalink") if found else None
         return self._find_in_conversations(message, kind)

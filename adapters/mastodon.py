@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ import httpx
 from socialdesk.adapters.base import (
     MENTIONS,
     AdapterError,
+    CannotVerify,
     Capabilities,
     Inbound,
     Outbound,
@@ -51,6 +52,7 @@ __all__ = [
 NOTIFICATIONS = "/api/v1/notifications"
 STATUSES = "/api/v1/statuses"
 VERIFY_CREDENTIALS = "/api/v1/accounts/verify_credentials"
+FIND_PAGES = 25  # find_sent reads at most the brand's 1,000 newest statuses (40 a page)
 
 
 def parse_rate(headers: Mapping[str, str]) -> RateLimit | None:
@@ -116,6 +118,7 @@ class MastodonAdapter:
         *,
         timeout: float = 10.0,
         page_limit: int = 80,
+        find_pages: int = FIND_PAGES,
         transport: httpx.BaseTransport | None = None,
     ):
         self.api = JsonApi("Mastodon", base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
@@ -123,6 +126,7 @@ class MastodonAdapter:
                            auth_hint="check the token and its scopes with `socialdesk auth test`")
         self.base_url = self.api.base_url
         self.page_limit = max(1, min(int(page_limit), 80))
+        self.find_pages = max(1, find_pages)
         self._origin = _origin(self.base_url)
         self._account_id: str | None = None
 
@@ -266,22 +270,41 @@ class MastodonAdapter:
         return f"Mastodon account @{account.get('acct', '?')} (id {self._account_id}) on {self.base_url}"
 
     def find_sent(self, message: Outbound) -> SendResult | None:
-        text = reply_text(message)
-        wanted = _comparable(text)
+        """The brand's status answering this message with this text, read newest first back to
+        when the message was written (its id when its time is unknown): an idempotency key is
+        kept only for a while, so on a busy account the earlier attempt may be many pages back.
+        CannotVerify when that is further back than `find_pages` pages."""
+        wanted = _comparable(reply_text(message))
+        since = message.reply_to_at - timedelta(seconds=1) if message.reply_to_at else None
+        floor = id_key(message.in_reply_to) if message.in_reply_to else None
         what = "looking for an already posted reply"
-        account_id = self.account_id()
-        statuses, _ = self._get_list(
-            f"/api/v1/accounts/{account_id}/statuses", [("limit", "40")], what
-        )
-        for status in statuses:
-            if not isinstance(status, dict):
-                continue
-            if as_id(status.get("in_reply_to_id")) != message.in_reply_to:
-                continue
-            content = status.get("content")
-            posted = html_to_text(content) if isinstance(content, str) else status.get("text")
-            if isinstance(posted, str) and _comparable(posted) == wanted:
-                return self._result(status, text)
+        url: str | None = f"/api/v1/accounts/{self.account_id()}/statuses"
+        params: Any = [("limit", "40")]
+        for _ in range(self.find_pages):
+            statuses, response = self._get_list(str(url), params, what)
+            for status in statuses:
+                if not isinstance(status, dict):
+                    continue
+                found = self._answer(status, message, wanted)
+                if found is not None:
+                    return found
+                if _older(status, since, floor):
+                    return None
+            url, params = self._next_url(response, "next"), None
+            if not statuses or url is None:
+                return None
+        raise CannotVerify(f"Mastodon: read the brand's {self.find_pages * 40} newest statuses without reaching the "
+                           f"message answered ({message.reply_to_at or message.in_reply_to}); check on Mastodon "
+                           f"whether \"{message.text[:60]}\" was already posted before sending it again")
+
+    def _answer(self, status: dict[str, Any], message: Outbound, wanted: str) -> SendResult | None:
+        """This status as the reply looked for, if it answers the message with the same text."""
+        if as_id(status.get("in_reply_to_id")) != message.in_reply_to:
+            return None
+        content = status.get("content")
+        posted = html_to_text(content) if isinstance(content, str) else status.get("text")
+        if isinstance(posted, str) and _comparable(posted) == wanted:
+            return self._result(status, reply_text(message))
         return None
 
     def close(self) -> None:
@@ -292,6 +315,15 @@ class MastodonAdapter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _older(status: dict[str, Any], since: datetime | None, floor: tuple[int, str] | None) -> bool:
+    """Whether a status of the brand is older than the message answered (no reply can be)."""
+    if since is not None:
+        created = parse_iso(status.get("created_at"))
+        return created is not None and created < since
+    status_id = as_id(status.get("id"))
+    return floor is not None and status_id is not None and id_key(status_id) < floor
 
 
 def _origin(url: str) -> tuple[str, str]:

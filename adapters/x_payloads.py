@@ -7,7 +7,8 @@ Both spellings of X's naming drift are read: `referenced_tweets`/`referenced_pos
 Edits: an edited post is a new post id whose `edit_history_tweet_ids` starts with the original
 id. The message keeps the ORIGINAL id as `platform_id` (so the store replaces the text of the
 message it already has), `edited_at` is when this version was written, and `reply_ref`
-("post:<id>") names the latest version, which is the one a reply goes to.
+("post:<id>") names the latest version, which is the one a reply goes to. A reply to an edited
+post names the edit's id: `in_reply_to` is the original's, so the reply joins that thread.
 """
 
 from __future__ import annotations
@@ -160,14 +161,19 @@ def _published(obj: Mapping[str, Any], item_id: str) -> datetime:
     return at
 
 
+def first_version(post: Mapping[str, Any], post_id: str) -> str:
+    """The id a post was first published under (the head of its `edit_history_tweet_ids`)."""
+    history = [i for i in (as_id(h) for h in _list(post.get("edit_history_tweet_ids"))) if i]
+    return history[0] if history else post_id
+
+
 def _post(post: Mapping[str, Any], post_id: str, includes: Includes, account_id: str | None) -> Inbound:
     author_id = as_id(post.get("author_id"))
     if author_id is None:
         raise _Skip("author_id is missing (the request must ask for expansions=author_id)")
     if account_id is not None and author_id == account_id:
         raise _Skip("posted by the brand itself")
-    history = [i for i in (as_id(h) for h in _list(post.get("edit_history_tweet_ids"))) if i]
-    original = history[0] if history else post_id
+    original = first_version(post, post_id)
     written = _published(post, post_id)
     edited = original != post_id
     refs = references(post)
@@ -186,6 +192,8 @@ def _post(post: Mapping[str, Any], post_id: str, includes: Includes, account_id:
     author = contact(author_id, includes.users.get(author_id))
     metrics = _dict(inner.get("public_metrics"))
     in_reply_to = refs.get("replied_to")
+    if in_reply_to in includes.posts:  # a reply to an edited post names the edit: the thread knows the original
+        in_reply_to = first_version(includes.posts[in_reply_to], in_reply_to)
     handle = includes.users.get(author_id, {}).get("username")
     url = (f"https://x.com/{handle}/status/{post_id}" if isinstance(handle, str) and handle
            else f"https://x.com/i/web/status/{post_id}")

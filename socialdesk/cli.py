@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_demo(config, args, agent)
 
-    from socialdesk.services.setup import configure_logging, open_configured_store
+    from socialdesk.services.setup import StoreUnavailable, configure_logging, open_configured_store
 
     configure_logging(config)
     if command == "auth":
@@ -84,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_auth(config, args)
     try:
-        engine, sessions = open_configured_store(config, migrate=True)
-    except Exception as exc:  # a store that cannot be opened: say which and why, no traceback
-        print(f"socialdesk: cannot open the store {config.store.effective_url!r}: {exc}", file=sys.stderr)
+        engine, sessions = open_configured_store(config, migrate=True, writable=command in ("tui", "serve"))
+    except StoreUnavailable as exc:
+        print(f"socialdesk: {exc}", file=sys.stderr)
         return 1
     if command == "db":
         print("store is at the newest schema")

@@ -30,15 +30,23 @@ def demo_config(config: Config, data_dir: Path) -> Config:
 
 def run_demo(config: Config, args: Namespace, agent: str) -> int:
     from socialdesk.services.runtime import Runtime
-    from socialdesk.services.setup import configure_logging, open_configured_store
+    from socialdesk.services.setup import StoreUnavailable, configure_logging, open_configured_store
 
     data_dir = args.data_dir or Path(platformdirs.user_data_dir("socialdesk")) / "demo"
-    if args.fresh and data_dir.exists():
-        shutil.rmtree(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    config = demo_config(config, data_dir)
-    log_path = configure_logging(config, data_dir)
-    _, sessions = open_configured_store(config)
+    try:
+        if args.fresh and data_dir.exists():
+            shutil.rmtree(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        config = demo_config(config, data_dir)
+        log_path = configure_logging(config, data_dir)
+        _, sessions = open_configured_store(config, writable=True)
+    except OSError as exc:
+        print(f"socialdesk: cannot use the demo data directory {data_dir}: {exc.strerror or exc}; "
+              "pass a writable one with --data-dir", file=sys.stderr)
+        return 1
+    except StoreUnavailable as exc:
+        print(f"socialdesk: {exc}", file=sys.stderr)
+        return 1
     runtime = Runtime(config, sessions, simulator_options={
         "rate": args.rate, "spike": args.spike, "backlog": args.backlog, "ratelimit": 1200,
         # Ids grow with the clock, so a restarted demo's simulator never reuses an id.

@@ -88,6 +88,32 @@ def upgrade(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
 
 
+class ReadOnlyStore(Exception):
+    """The store can be read but not written (a read-only file or directory, a standby server)."""
+
+
+def check_writable(engine: Engine) -> None:
+    """Raise ReadOnlyStore unless a write transaction can start; writes nothing."""
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            # A write that is rolled back: SQLite grants the write lock even to a read-only file.
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                cursor.execute("CREATE TABLE socialdesk_write_probe (x INTEGER)")
+            finally:
+                cursor.execute("ROLLBACK")
+        except Exception as exc:
+            raise ReadOnlyStore(str(exc)) from None
+        finally:
+            raw.close()
+        return
+    with engine.connect() as conn:
+        if conn.exec_driver_sql("SHOW transaction_read_only").scalar() == "on":
+            raise ReadOnlyStore("the server accepts only read-only transactions")
+
+
 def open_store(url: str, *, migrate: bool = True) -> tuple[Engine, sessionmaker[Session]]:
     engine = make_engine(url)
     if migrate:

@@ -402,6 +402,18 @@ def test_find_sent_reads_back_only_to_the_message_answered_and_says_when_it_cann
         adapter.find_sent(old)
 
 
+def test_find_sent_finds_a_reply_two_pages_back(fake, adapter):
+    parent = fake.customer_thread(1)
+    message = Outbound("k1", "Sorted!", "public", in_reply_to=parent["uri"],
+                       reply_ref=json.dumps({"cid": parent["cid"], "root": fake.brand_root}),
+                       reply_to_at=fake_time(fake.clock / 1e6 - 1))
+    adapter.send(message)
+    for i in range(150):  # other agents answer other customers
+        fake.brand_post(f"reply number {i}")
+    found = adapter.find_sent(message)
+    assert found is not None and len(fake.calls("com.atproto.repo.listRecords")) == 2
+
+
 def test_find_sent_recovers_a_chat_message_whose_answer_was_lost(fake, adapter):
     made = fake.customer_chat(fake.customers[0], "hello?")
     convo = made.split("/")[0]
@@ -446,3 +458,14 @@ def test_polling_through_injected_faults_converges_on_every_message():
     assert {m.platform_id for m in seen} == fake.expected_ids()
     assert sum(fake.faults_injected.values()) > 5
     assert fake.sessions_created <= 3
+
+
+def test_a_notifications_cursor_that_repeats_ends_the_walk(fake):
+    fake.generate(40, private_share=0)
+    fake.stuck_cursor = True
+    with fake.adapter(timeout=TIMEOUT, page_limit=10) as adapter:
+        pages = list(adapter.poll(EVERYTHING))
+        assert len(fake.calls("app.bsky.notification.listNotifications")) == 2  # the cursor came back: stop
+        backfilled = list(adapter.backfill(fake_time(0)))
+    assert len(fake.calls("app.bsky.notification.listNotifications")) == 4
+    assert sum(len(p.messages) for p in pages) == 10 and len(backfilled) == 2

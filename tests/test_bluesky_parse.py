@@ -182,6 +182,32 @@ def test_every_recorded_facet_covers_its_text_by_utf8_bytes():
     assert features == {"mention": 9, "link": 7}
 
 
+def test_links_show_their_whole_address_from_the_facets_not_the_shortened_text():
+    linked = [(u, r) for u, r in all_post_records()
+              if any(f["$type"].endswith("#link") for facet in r.get("facets") or [] for f in facet["features"])]
+    shortened = 0
+    for uri, record in linked:
+        message = parse_repo_record({"uri": uri, "cid": "bafyfake", "value": record})
+        for facet in record["facets"]:
+            for feature in facet["features"]:
+                if feature["$type"].endswith("#link"):
+                    assert feature["uri"] in message.text
+                    shortened += facet_text(record["text"], facet).endswith("...")
+    assert shortened == 1  # "www.youtube.com/watch?v=Zyyn..." is whole again
+
+
+def test_a_link_facet_is_expanded_by_utf8_bytes_after_multibyte_text():
+    text = "Löschen 🗑 hier: example.com/a..."
+    start = len("Löschen 🗑 hier: ".encode())
+    record = {"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-01-01T00:00:00Z",
+              "facets": [{"index": {"byteStart": start, "byteEnd": len(text.encode())},
+                          "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "https://example.com/abc"}]},
+                         {"index": {"byteStart": 0, "byteEnd": 2},  # a broken facet (mid-character) is ignored
+                          "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "javascript:alert(1)"}]}]}
+    message = parse_repo_record({"uri": "at://did:plc:abc/app.bsky.feed.post/3k", "cid": "bafy", "value": record})
+    assert message.text == "Löschen 🗑 hier: https://example.com/abc"
+
+
 def test_outgoing_facets_match_the_recorded_byte_offsets_after_multibyte_text():
     multibyte = []
     for _, record in all_post_records():

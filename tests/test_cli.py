@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -67,3 +69,35 @@ def test_the_example_config_checks_and_db_upgrade_and_audit_verify_run(tmp_path)
     assert env_store.exists()
     verify = socialdesk("audit", "verify", cwd=tmp_path)
     assert verify.returncode == 0 and "chain intact" in verify.stdout
+
+
+def one_line_failure(result: subprocess.CompletedProcess, code: int = 1) -> str:
+    assert result.returncode == code, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", [["serve"], []], ids=["serve", "tui"])
+def test_a_read_only_store_is_one_line_and_exit_1(tmp_path, command):
+    store = tmp_path / "desk.db"
+    (tmp_path / "rw.toml").write_text(f'[store]\nurl = "sqlite:///{store}"\n')
+    assert socialdesk("--config", "rw.toml", "db", "upgrade", cwd=tmp_path).returncode == 0
+    # Root writes through file modes, so the store is opened read-only the way SQLite allows.
+    (tmp_path / "ro.toml").write_text(f'[store]\nurl = "sqlite:///file:{store}?mode=ro&uri=true"\n')
+    line = one_line_failure(socialdesk("--config", "ro.toml", *command, cwd=tmp_path, timeout=30))
+    assert "read-only" in line and str(store) in line
+
+
+def test_an_unusable_demo_data_dir_is_one_line_and_exit_1(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    line = one_line_failure(socialdesk("demo", "--headless", "--data-dir", str(tmp_path / "file" / "demo"),
+                                       cwd=tmp_path))
+    assert str(tmp_path / "file" / "demo") in line and "demo data" in line
+
+
+def test_a_directory_as_config_says_it_is_a_directory(tmp_path):
+    (tmp_path / "conf").mkdir()
+    line = one_line_failure(socialdesk("--config", "conf", "config", "check", cwd=tmp_path), code=2)
+    assert "conf" in line and "is a directory" in line

@@ -366,6 +366,32 @@ def test_keymap_rejects_bad_key_strings(tmp_path: Path) -> None:
     assert message == 'bad.toml:2: keymap."queue.open": input should be a valid string, got 5'
 
 
+def test_keymap_refuses_a_binding_id_no_screen_has(tmp_path: Path) -> None:
+    message = error_of(tmp_path, '[keymap]\n"queue.open" = "enter"\n"queue.opne" = "o"\n')
+    assert message == "bad.toml:3: keymap.\"queue.opne\": unknown binding id (did you mean 'queue.open'?)"
+    message = error_of(tmp_path, '[keymap]\nzzz = "o"\n')
+    assert message.startswith("bad.toml:2: keymap.zzz: unknown binding id (known: app.help, app.quit, ")
+
+
+def test_the_binding_registry_is_every_screens_binding_ids() -> None:
+    """The registry config reads without importing Textual is exactly what the screens declare."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import socialdesk.screens
+    from socialdesk.config.bindings import BINDING_IDS
+
+    modules = [importlib.import_module("socialdesk.app")] + [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(socialdesk.screens.__path__, "socialdesk.screens.")]
+    bindings = [b for module in modules for _, owner in inspect.getmembers(module, inspect.isclass)
+                if owner.__module__ == module.__name__ for b in owner.__dict__.get("BINDINGS", [])]
+    assert len(bindings) > 20
+    assert all(getattr(b, "id", None) for b in bindings)  # every binding can be remapped
+    assert {b.id for b in bindings} == BINDING_IDS
+
+
 # Models ----------------------------------------------------------------------------------------
 def test_models_are_frozen_and_defaults_match_the_contract() -> None:
     channel = ChannelConfig(name="demo", kind="simulator")

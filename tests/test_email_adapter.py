@@ -447,3 +447,17 @@ def test_tls_on_a_plaintext_port_says_which_setting_to_fix(fake):
     with pytest.raises(AdapterError) as error:
         adapter.verify()
     assert not error.value.retryable and "imap_security" in str(error.value)
+
+
+def test_find_sent_finds_a_reply_under_many_later_sent_copies(fake):
+    """The Sent mailbox is searched by Message-ID on the server: no page to stop at."""
+    adapter = fake.adapter()
+    customer = receive(fake, adapter, customer_mail(1))
+    message = reply(customer, "busy-1")
+    result = adapter.send(message)
+    conn = fake.imap()
+    for i in range(120):  # other agents' replies filed after ours
+        conn.append("Sent", r"(\Seen)", None, build_reply(reply(customer, f"other-{i}"), fake.address,
+                                                         datetime.now(UTC)).as_bytes())
+    conn.logout()
+    assert adapter.find_sent(message).platform_id == result.platform_id

@@ -168,7 +168,9 @@ def test_unicode_subjects_names_and_bodies_stay_literal():
     ("iso-8859-1", "“smart” quotes – 5 €".encode("cp1252"), "“smart” quotes – 5 €"),  # mislabelled cp1252
     ("x-bogus-charset", "naïve café".encode("utf-8"), "naïve café"),
     ("us-ascii", "déjà vu".encode("utf-8"), "déjà vu"),  # 8-bit under an ASCII label
-    ("utf-8", b"broken \xff\xfe utf-8", "broken ÿþ utf-8"),
+    ("utf-8", b"broken \xff\xfe utf-8", "broken \ufffd\ufffd utf-8"),  # declared UTF-8: replaced, not cp1252
+    ("utf-8", "Grüße aus Köln ".encode() + b"\xff", "Grüße aus Köln \ufffd"),
+    ("us-ascii", "naïve café, señor".encode() + b" \x81", "naïve café, señor \ufffd"),  # mostly UTF-8
 ])
 def test_declared_charsets_with_tolerant_fallbacks(charset, body, expected):
     raw = (b"From: a@example.com\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset=" +
@@ -311,3 +313,39 @@ def test_a_conversation_moved_to_email_opens_a_thread_with_its_own_subject():
     with pytest.raises(NotAllowed):
         build_reply(Outbound(idempotency_key="x", text="hi", visibility="private", recipient="@kim"),
                     "brand@example.com", datetime(2026, 3, 1, tzinfo=UTC))
+
+
+def test_an_address_as_unquoted_display_name_is_not_the_sender():
+    raw = (b"From: alice@x.com <bob@y.com>\nReply-To: carol@evil.example <bob@y.com>, other <o@z.com>\n"
+           b"Subject: hi\nMessage-ID: <s1@y.com>\n\nbody\n")
+    m = parse_message(raw, received_at=RECEIVED)
+    assert (m.author.handle, m.author.display_name) == ("bob@y.com", "alice@x.com")
+    ref = json_object(m.reply_ref)
+    assert ref["from"] == "bob@y.com" and ref["reply_to"] == "bob@y.com"
+    reply = build_reply(Outbound("k", "ok", "private", in_reply_to=m.platform_id, reply_ref=m.reply_ref),
+                        "support@example.com", RECEIVED)
+    assert reply["To"] == '"alice@x.com" <bob@y.com>'
+
+
+def test_quoted_names_with_commas_and_plain_addresses_still_read():
+    raw = b'From: "Doe, J. <x>" <jd@y.com>\nReply-To: r@y.com (desk)\n\nbody\n'
+    m = parse_message(raw, received_at=RECEIVED)
+    assert (m.author.handle, m.author.display_name) == ("jd@y.com", "Doe, J. <x>")
+    assert json_object(m.reply_ref)["reply_to"] == "r@y.com"
+
+
+def test_an_invalid_byte_in_a_utf8_header_is_replaced_not_mojibake():
+    raw = "Subject: Größe falsch ".encode() + b"\xff\nFrom: a@example.com\n\nx\n"
+    assert parse_message(raw, received_at=RECEIVED).text.startswith("Subject: Größe falsch \ufffd\n")
+
+
+def test_huge_subjects_and_header_values_are_capped():
+    raw = (f"From: {'N' * 50_000} <a@example.com>\nSubject: {'refund ' * 20_000}\n\nbody\n").encode()
+    m = parse_message(raw, received_at=RECEIVED)
+    subject = m.text.split("\n", 1)[0]
+    assert len(subject) <= 260 and subject.endswith("…")
+    assert len(json_object(m.reply_ref)["subject"]) <= 250 and len(m.author.display_name) <= 250
+    assert all(len(v) <= 1000 for v in m.raw["headers"].values())
+    stored = json.dumps({"subject": "refund " * 20_000, "from": "a@example.com"})  # kept before the cap
+    reply = build_reply(Outbound("k", "ok", "private", reply_ref=stored), "support@example.com", RECEIVED)
+    assert len(reply["Subject"]) <= 260

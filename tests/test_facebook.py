@@ -21,7 +21,7 @@ from fakes.graph import (
     send_lost,
     start,
 )
-from socialdesk.adapters.base import AdapterError, AuthError, Inbound, NotAllowed, RateLimited
+from socialdesk.adapters.base import AdapterError, AuthError, CannotVerify, Inbound, NotAllowed, RateLimited
 from socialdesk.adapters.facebook import FacebookAdapter
 
 
@@ -408,3 +408,35 @@ def test_find_sent_finds_a_messenger_message_whose_answer_was_lost(fake, adapter
     found = adapter.find_sent(reply)
     assert found is not None and fake.conversations and len(fake.sent()) == 1
     assert fake.server.requests[-1].param("user_id") == message.author.platform_id
+
+
+def test_find_sent_reads_back_past_a_busy_thread_to_the_comment_answered(fake, adapter):
+    comment = comment_from(fake, adapter)
+    reply = answer(comment, "On its way!")
+    send_lost(fake, adapter, reply)
+    target = fake.comments[comment.platform_id]
+    for i in range(250):  # the answer is now the third page of 100 back
+        fake.add_comment(fake.posts[target["post"]], f"Me too ({i})", person=fake.person(), parent=target)
+    found = adapter.find_sent(reply)
+    assert found is not None and fake.comments[found.platform_id]["message"] == "On its way!"
+    assert adapter.find_sent(answer(comment, "Never sent")) is None
+
+
+def test_find_sent_says_it_cannot_tell_past_ten_pages(fake, adapter):
+    comment = comment_from(fake, adapter)
+    target = fake.comments[comment.platform_id]
+    for i in range(1001):
+        fake.add_comment(fake.posts[target["post"]], f"Me too ({i})", person=fake.person(), parent=target)
+    with pytest.raises(CannotVerify, match="check on Facebook"):
+        adapter.find_sent(answer(comment, "On its way!"))
+
+
+def test_find_sent_finds_a_messenger_message_under_many_newer_ones(fake, adapter):
+    message = dm_from(fake, adapter, 1)
+    reply = answer(message, "We refunded you")
+    send_lost(fake, adapter, reply)
+    (conversation,) = fake.conversations.values()
+    for i in range(60):
+        fake.add_message(conversation["person"], f"One more thing ({i})")
+    found = adapter.find_sent(reply)
+    assert found is not None and found.text == "We refunded you" and len(fake.sent()) == 1

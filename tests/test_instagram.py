@@ -268,3 +268,32 @@ def test_polling_under_faults_delivers_every_message_once():
         assert sum(noisy.faults_injected.values()) >= 3, noisy.faults_injected
     finally:
         noisy.stop()
+
+
+def test_find_sent_reads_every_reply_page_and_says_when_it_cannot(fake, adapter):
+    top, reply = comments_from(fake, adapter)
+    outbound = answer(reply, "Check your DMs")
+    send_lost(fake, adapter, outbound)
+    parent = fake.comments[top.platform_id]
+    media = fake.media[parent["media"]]
+    for i in range(120):
+        fake.add_comment(media, f"Same here ({i})", person=fake.person(), parent=parent)
+    found = adapter.find_sent(outbound)
+    assert found is not None and found.platform_id in fake.comments and len(fake.sent()) == 1
+    for i in range(600):
+        fake.add_comment(media, f"Same here ({i})", person=fake.person(), parent=parent)
+    with pytest.raises(CannotVerify, match="check on Instagram"):
+        adapter.find_sent(answer(reply, "Never sent"))
+
+
+def test_find_sent_finds_a_direct_message_under_many_newer_ones(fake, adapter):
+    cursor = start(adapter, "dms")
+    person = fake.person()
+    fake.add_message(person, "Where is my parcel?")
+    (message,) = drain(adapter, cursor, "dms")[0]
+    outbound = answer(message, "It left today")
+    send_lost(fake, adapter, outbound)
+    for i in range(60):
+        fake.add_message(person, f"Still waiting ({i})")
+    found = adapter.find_sent(outbound)
+    assert found is not None and found.text == "It left today" and len(fake.sent()) == 1

@@ -17,6 +17,7 @@ from fakes.server import LoopbackServer, Reply, Seen
 from socialdesk.adapters.base import (
     AdapterError,
     AuthError,
+    CannotVerify,
     Inbound,
     Outbound,
     Page,
@@ -499,3 +500,35 @@ def test_wrong_token_is_an_auth_error(sim):
         list(a.poll(None))
     assert "The access token is invalid" in str(info.value)
     a.close()
+
+
+def _busy(sim: Simulator, n: int) -> None:
+    """The brand posts n other statuses (other agents' replies) after ours."""
+    for i in range(n):
+        sim.post_status({"status": f"Another customer's answer {i}", "visibility": "public"}, None)
+
+
+def test_find_sent_pages_back_to_the_answered_message_on_a_busy_account(sim, sim_adapter):
+    m = _one_mention(sim, sim_adapter)
+    msg = Outbound("outbox-busy", "Refund on its way.", "public", in_reply_to=m.platform_id,
+                   recipient=m.author.handle, reply_to_at=m.published_at)
+    sim_adapter.send(msg)
+    _busy(sim, 130)  # the reply is now four pages of 40 back
+    found = sim_adapter.find_sent(msg)
+    assert found is not None and found.platform_id == sim.sent[0]["id"]
+    other = Outbound("outbox-other", "Never sent.", "public", in_reply_to=m.platform_id,
+                     recipient=m.author.handle, reply_to_at=m.published_at)
+    assert sim_adapter.find_sent(other) is None  # read back to the message's time, then stopped
+
+
+def test_find_sent_says_it_cannot_tell_when_the_message_is_too_far_back(sim):
+    m_adapter = MastodonAdapter(sim.base_url, sim.token, timeout=2.0, find_pages=2)
+    try:
+        m = _one_mention(sim, m_adapter)
+        _busy(sim, 100)
+        msg = Outbound("outbox-deep", "Sorry!", "public", in_reply_to=m.platform_id, recipient=m.author.handle,
+                       reply_to_at=m.published_at)
+        with pytest.raises(CannotVerify, match="check on Mastodon"):
+            m_adapter.find_sent(msg)
+    finally:
+        m_adapter.close()

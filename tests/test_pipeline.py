@@ -180,3 +180,37 @@ def test_a_channel_without_credentials_says_what_to_do(store):
     assert "no token" in health.last_error or "keyring" in health.last_error
     assert "SOCIALDESK_TOKEN_BRAND" in health.last_error
     assert runtime.pollers == {}
+
+
+class CutShort:
+    """An adapter whose every poll stores two pages, then meets a fault (a flaky server)."""
+
+    def __init__(self, adapter: MastodonAdapter):
+        self.adapter = adapter
+
+    def poll(self, cursor, stream="mentions"):
+        for number, page in enumerate(self.adapter.poll(cursor, stream)):
+            if number == 2:
+                raise AdapterError("HTTP 500 from the server", retryable=True)
+            yield page
+
+
+def test_a_poll_that_stored_pages_before_a_fault_backs_off_only_a_little(store, simulator):
+    simulator.generate(400)
+    poller = poller_for(store, simulator, page_limit=40)
+    poller.adapter = CutShort(poller.adapter)
+    now = [0.0]
+    poller._clock = lambda: now[0]
+    delays = []
+    for _ in range(5):
+        poller.run()
+        delays.append(poller.not_before - now[0])
+        now[0] = poller.not_before
+    assert stored_ids(store) == generated_ids(simulator)  # two pages of 40 a poll: each one was progress
+    assert max(delays) < 3.0, delays  # not 2, 4, 8, 16, 32 s as for polls that got nowhere
+    poller.adapter = poller.adapter.adapter
+    simulator.inject("500", "500")  # now polls fail before any page
+    poller.run()
+    now[0] = poller.not_before
+    poller.run()
+    assert poller.failures == 2  # no progress: the back-off grows as before

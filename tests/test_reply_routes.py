@@ -137,3 +137,32 @@ def test_a_retry_looks_first_only_when_the_failed_attempt_may_have_posted(store,
     assert (adapter.looked, len(adapter.posted)) == (looks, posts)
     with store() as s:
         assert s.execute(select(Outbox.state)).scalar_one() == "sent"
+
+
+class PostedThenUnreachable(Flaky):
+    """An earlier process posted the reply and died; the first look fails (HTTP 503)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(AdapterError("unused"))
+        self.first_failure, self.posted, self.down = None, [key], True
+
+    def find_sent(self, message: Outbound) -> SendResult | None:
+        if self.down:
+            self.down = False
+            raise AdapterError("HTTP 503 while looking for an already sent reply")
+        return super().find_sent(message)
+
+
+def test_a_reply_in_doubt_stays_in_doubt_when_the_look_fails(store):
+    desk, conv = conversation(store, "fb", META, "comment", timedelta(hours=1))
+    desk.reply(conv, "We are on it", "public")
+    with store.begin() as s:
+        (claim,) = commands.claim_outbox(s)  # a sender claims it, posts it, then dies before it can say so
+    key = claim.idempotency_key
+    adapter = PostedThenUnreachable(key)
+    sender = Sender(store, {"fb": adapter}, in_doubt_after=timedelta(0))
+    sender.run_once()  # the look fails: back in the queue, still in doubt
+    with store.begin() as s:
+        s.execute(Outbox.__table__.update().values(next_attempt_at=commands.utcnow()))
+    sender.run_once()
+    assert (adapter.looked, adapter.posted) == (1, [key])  # found on the second look, never posted again

@@ -166,6 +166,10 @@ def test_hostile_text_never_raises_and_stays_fast(name):
     ("\u1100\u1161\u11a8", 1),  # a Hangul syllable written as three jamo
     ("\r\n", 1),
     ("Z̵̧̛̖̗͓̈́̌͂a", 2),  # zalgo: every mark stays on its letter
+    ("क्षि", 1),  # a Devanagari conjunct: ka, virama, ssa, vowel sign i (Unicode 15.1, GB9c)
+    ("क्षिक्षि", 2),
+    ("\u0600\u0661", 1),  # an Arabic number sign is prepended to the digit after it
+    ("a\u200db", 2),  # a ZWJ joins emoji, not letters
 ])
 def test_graphemes_count_what_a_reader_sees_as_one_character(text, expected):
     assert count(text, "graphemes") == expected

@@ -111,6 +111,15 @@ def test_not_ibans(text):
     assert "iban" not in kinds(text)
 
 
+def test_ibans_of_every_country_the_registry_knows_are_found():
+    assert found("pay to HN88CABF00000000000250005469 please") == [("iban", "HN88CABF00000000000250005469")]
+
+
+def test_a_checksum_alone_does_not_make_an_iban():
+    # mod-97 valid, but a UK BBAN starts with four letters (a bank code), not digits
+    assert "iban" not in kinds("ref GB98123412345678901234 paid")
+
+
 def test_iban_valid():
     assert iban_valid("GB82WEST12345698765432")
     assert not iban_valid("GB82WEST12345698765431")
@@ -176,10 +185,12 @@ def test_email_label_is_masked():
     "+44 20 7946 0958", "+44 (0)20 7946 0958", "+1 415 555 2671", "+1 (415) 555-2671", "+33 6 12 34 56 78",
     "+49 30 12345678", "+4915112345678", "0044 20 7946 0958", "(415) 555-2671", "415-555-2671", "415.555.2671",
     "020 7946 0958", "07700 900123", "07700900123", "no. 07700900123", "06 12 34 56 78", "01.23.45.67.89", "030 1234567",
+    # what python-phonenumbers' matcher finds
+    "tel:+442079460958", "+49 30/1234567", "+49 (0)30/1234567", "+49 (0) 30 / 123 45 67",
 ])
 def test_phones(phone):
     text = f"call me on {phone} tonight"
-    phone = phone.removeprefix("no. ")
+    phone = phone.removeprefix("no. ").removeprefix("tel:")
     assert found(text) == [("phone", phone)]
     assert GUARD.scan(text)[0].label == f"phone number ending {''.join(c for c in phone if c.isdigit())[-3:]}"
 

@@ -301,12 +301,17 @@ def test_public_reply_and_dm(fake, adapter):
                            Sent(m.platform_id, "private", "We sent you a DM")]
 
 
-def test_find_sent_after_a_lost_response(fake, adapter):
+def a_mention_and_a_dm(fake, adapter, public_text: str) -> tuple[Inbound, Outbound, Outbound]:
+    """A mention and a DM as polled, and the public and private answers to them."""
     mention(fake)
     fake.dm(fake.customer(), "refund please")
     m = list(adapter.poll("1"))[0].messages[0]
     d = list(adapter.poll("1", "dms"))[0].messages[0]
-    public, private = answer(m, "On it! https://example.com/help"), answer(d, "Refund sent", "private", "k2")
+    return m, answer(m, public_text), answer(d, "Refund sent", "private", "k2")
+
+
+def test_find_sent_after_a_lost_response(fake, adapter):
+    _, public, private = a_mention_and_a_dm(fake, adapter, "On it! https://example.com/help")
     assert adapter.find_sent(public) is None and adapter.find_sent(private) is None
     fake.server.faults, fake.server.fault_kinds = 1.0, ("lost",)  # every write done, then the line drops
     for message in (public, private):
@@ -451,3 +456,18 @@ def test_under_faults_every_message_arrives_once_and_every_reply_is_posted_once(
                                                   f"Thanks for writing, case {i}") for i, m in enumerate(seen.values()))
         assert sum(fake.faults_injected.values()) > 10
         a.close()
+
+
+def test_find_sent_reads_pages_back_to_the_message_and_no_further(fake, adapter):
+    m, public, private = a_mention_and_a_dm(fake, adapter, "On it!")
+    adapter.send(public)
+    adapter.send(private)
+    for i in range(250):  # a busy brand: ours are now three pages of 100 back
+        fake.post(BRAND["id"], f"Another customer's answer {i}")
+        fake.dm(BRAND["id"], f"Another DM {i}", to=private.recipient_id)
+    assert adapter.find_sent(public) is not None and adapter.find_sent(private) is not None
+    assert adapter.find_sent(answer(m, "Never sent")) is None
+    for i in range(800):
+        fake.post(BRAND["id"], f"Yet another answer {i}")
+    with pytest.raises(CannotVerify, match="too many replies"):
+        adapter.find_sent(answer(m, "Never sent"))

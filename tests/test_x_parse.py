@@ -359,3 +359,17 @@ def test_comparable_sees_through_what_x_does_to_a_reply():
     shown = "@Harmon758 Sorry about that &amp; thanks!  See https://t.co/AbCdEf1234"
     assert comparable(shown) == comparable(sent)
     assert comparable("@a @b hello") == comparable("hello") != comparable("hello again")
+
+
+def test_a_reply_to_an_edited_post_joins_the_original():
+    body = mention(referenced_tweets=[{"type": "replied_to", "id": "1578516000000000002"}])
+    body["includes"]["tweets"] = [{"id": "1578516000000000002", "text": "our post, edited", "author_id": BRAND,
+                                   "edit_history_tweet_ids": ["1578516000000000000", "1578516000000000002"]}]
+    m = parse_body(body)
+    assert m.in_reply_to == "1578516000000000000"  # the id the store knows the post by
+    assert m.raw["includes"]["tweets"][0]["id"] == "1578516000000000002"  # the payload as X sent it
+
+
+def test_a_reply_to_a_post_not_in_includes_keeps_the_id_x_gave():
+    m = parse_body(mention(referenced_tweets=[{"type": "replied_to", "id": "1578516000000000002"}]))
+    assert m.in_reply_to == "1578516000000000002"

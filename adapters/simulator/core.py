@@ -57,6 +57,7 @@ class Simulator:
         slow_seconds: float = 1.5,
         keep: int = 200_000,
         first_id: int = 1,
+        idempotency_keys: bool = True,
     ):
         self.rate = rate
         self.spike = spike
@@ -70,6 +71,8 @@ class Simulator:
         self.ratelimit_window = ratelimit_window
         self.slow_seconds = slow_seconds
         self.keep = keep
+        # False: every Idempotency-Key is forgotten at once (Mastodon keeps them only for a while).
+        self.idempotency_keys = idempotency_keys
         self.traffic = Traffic(seed)
         self.brand = self.traffic.brand
         self._lock = threading.RLock()
@@ -352,7 +355,7 @@ class Simulator:
                     lost: bool = False) -> dict[str, Any]:
         """Create a brand status (or return the one already made for this Idempotency-Key)."""
         with self._lock:
-            if idempotency_key and idempotency_key in self._idempotency:
+            if self.idempotency_keys and idempotency_key and idempotency_key in self._idempotency:
                 return self._idempotency[idempotency_key]
             text = params.get("status")
             text = text if isinstance(text, str) else ""

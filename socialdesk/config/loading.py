@@ -44,6 +44,8 @@ def load_config(
     source: Path | None
     if path is not None:
         source = cwd / Path(path).expanduser()
+        if source.is_dir():
+            raise ConfigError(f"{named_by}: is a directory, not a config file (name the socialdesk.toml in it)")
         if not source.is_file():
             raise ConfigError(f"{named_by}: no such config file")
     else:

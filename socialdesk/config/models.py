@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -9,6 +10,7 @@ import platformdirs
 from pydantic import Field, field_validator, model_validator
 
 from .base import LocatedError, Model, Name
+from .bindings import BINDING_IDS
 from .channels import CHANNEL_KINDS, ChannelConfig, ChannelKind
 from .rules import RulesConfig, check_references
 
@@ -113,6 +115,10 @@ class Config(Model):
         for binding_id, keys in value.items():
             if not binding_id or any(c.isspace() for c in binding_id):
                 raise LocatedError((binding_id,), "a binding id is a non-empty name without spaces")
+            if binding_id not in BINDING_IDS:
+                close = difflib.get_close_matches(binding_id, sorted(BINDING_IDS), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(BINDING_IDS))}"
+                raise LocatedError((binding_id,), f"unknown binding id ({hint})")
             if not all(part.strip() and " " not in part.strip() for part in keys.split(",")):
                 raise LocatedError((binding_id,), f"expected keys like 'ctrl+s' or 'j,down', got {keys!r}")
         return value

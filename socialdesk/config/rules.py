@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
+from socialdesk.rules.patterns import pattern_problem
+
 from .base import LocatedError, Model, Name
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -20,10 +22,9 @@ SYSTEM_TAGS = ("noise", "influencer", "key-customer", "sensitive")
 
 def _check_patterns(value: dict[str, str]) -> dict[str, str]:
     for name, pattern in value.items():
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise LocatedError((name,), f"regular expression does not compile: {exc}") from None
+        problem = pattern_problem(pattern)
+        if problem:
+            raise LocatedError((name,), problem)
     return value
 
 

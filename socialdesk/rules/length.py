@@ -3,9 +3,10 @@
 - ``chars``: Unicode code points (Mastodon, Telegram, email).
 - ``utf16``: UTF-16 code units (JavaScript ``String.length``: Facebook, Instagram).
 - ``bytes``: UTF-8 bytes.
-- ``graphemes``: user-perceived characters (Bluesky's 300): a base character with its combining
-  marks, variation selectors, skin tones, emoji tag and ZWJ sequences, a flag's two regional
-  indicators and a Hangul syllable's jamo each count once (Unicode UAX #29, in its essentials).
+- ``graphemes``: user-perceived characters (Bluesky's 300): Unicode's extended grapheme clusters
+  (UAX #29): a base character with its combining marks, an Indic conjunct, an emoji with its
+  skin tone, tags or ZWJ sequence, a flag's two regional indicators, a Hangul syllable's jamo
+  each count once.
 - ``weighted``: X/Twitter's weighted length, twitter-text v3 configuration: the text is NFC
   normalised; code points in 0–4351, 8192–8205, 8208–8223 and 8242–8247 weigh 1, every other one
   weighs 2; an emoji (with its variation selector, skin tone, keycap, tag sequence, ZWJ sequence,
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
+import regex
 
 METHODS = ("chars", "utf16", "bytes", "weighted", "graphemes")
 MAX_WEIGHTED = 280
@@ -245,33 +248,15 @@ def weighted_length(text: str, *, emoji: bool = True) -> int:
     return total + _weighted_plain(text[pos:], emoji)
 
 
-def _extends(ch: str) -> bool:
-    """Whether `ch` continues the grapheme before it (ZWJ sequences are handled by the caller)."""
-    cp = ord(ch)
-    return (unicodedata.category(ch) in ("Mn", "Me", "Mc") or 0xFE00 <= cp <= 0xFE0F or 0x1F3FB <= cp <= 0x1F3FF
-            or 0xE0020 <= cp <= 0xE007F or 0xE0100 <= cp <= 0xE01EF or 0x1160 <= cp <= 0x11FF or cp == 0x200D)
+_GRAPHEME = regex.compile(r"\X")
 
 
 def graphemes(text: str) -> int:
-    """The number of user-perceived characters in ``text``."""
-    total = 0
-    previous = ""
-    regional_open = False
-    for ch in text:
-        cp = ord(ch)
-        if previous == "\u200d" or (previous == "\r" and ch == "\n") or (previous and _extends(ch)):
-            previous = ch
-            continue
-        if 0x1F1E6 <= cp <= 0x1F1FF:
-            regional_open = not regional_open
-            if not regional_open:  # the second of a flag's pair
-                previous = ch
-                continue
-        else:
-            regional_open = False
-        total += 1
-        previous = ch
-    return total
+    """The number of user-perceived characters in ``text``: Unicode's extended grapheme
+    clusters (UAX #29, with Indic conjuncts) as the `regex` module's ``\\X`` finds them."""
+    if text.isascii() and "\r" not in text:
+        return len(text)
+    return sum(1 for _ in _GRAPHEME.finditer(text))
 
 
 def count(text: str, method: str) -> int:

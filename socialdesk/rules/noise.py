@@ -13,9 +13,9 @@ In order of precedence:
 
 Built-in spam patterns are matched on the folded text (so full-width letters, accents and
 zero-width characters do not hide them), except the link and mention counts, which need the
-original. Configured patterns are plain Python regular expressions searched in the original text
-as written (add `(?i)` for case-insensitive); a pattern that does not compile, or that matches
-the empty text, raises ValueError naming it.
+original. Configured patterns are regular expressions searched in the original text as written
+(add `(?i)` for case-insensitive) by RE2, in linear time (see `patterns`); a pattern that cannot
+be used there, or that matches the empty text, raises ValueError naming it.
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .fold import fold
 from .model import AuthorContext, Mention
+from .patterns import compile_pattern, pattern_problem
 
 __all__ = ["BUILTIN_SPAM", "SpamPatterns", "noise_reason", "normalise_handle", "same_handle"]
 
@@ -58,11 +60,11 @@ LINKS_SPAM = 5  # this many links in one message is spam
 MENTIONS_SPAM = 10  # this many @handles in one message is spam (mass tagging)
 
 
-def _compile(name: str, pattern: str, flags: int = 0) -> re.Pattern[str]:
-    try:
-        compiled = re.compile(pattern, flags)
-    except (re.error, TypeError, OverflowError) as exc:
-        raise ValueError(f"spam pattern {name!r}: regular expression does not compile: {exc}") from None
+def _compile(name: str, pattern: str) -> Any:
+    problem = pattern_problem(pattern)
+    if problem:
+        raise ValueError(f"spam pattern {name!r}: {problem}")
+    compiled = compile_pattern(pattern)
     if compiled.search("") is not None:
         raise ValueError(f"spam pattern {name!r}: matches the empty text, so it would match every message")
     return compiled
@@ -70,7 +72,7 @@ def _compile(name: str, pattern: str, flags: int = 0) -> re.Pattern[str]:
 
 @dataclass(frozen=True, slots=True)
 class SpamPatterns:
-    configured: tuple[tuple[str, re.Pattern[str]], ...]  # searched in the original text
+    configured: tuple[tuple[str, Any], ...]  # RE2 patterns, searched in the original text
     builtin: re.Pattern[str] | None  # BUILTIN_SPAM as one alternation, searched in the folded text
 
     @classmethod

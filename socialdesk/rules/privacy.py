@@ -8,8 +8,9 @@ validates what it found):
   starting with 2–6 (the card networks' major industry identifiers), Luhn-valid. Order, ticket
   and tracking numbers fail one of these; numbers glued to letters or a "#" ("#A12345678",
   "#4242…") are never cards.
-* "iban": a known country code, two check digits and exactly that country's BBAN length of
-  letters/digits (single spaces allowed), mod-97 valid. Upper or lower case.
+* "iban": a country code, two check digits and that country's BBAN (its length and structure
+  as python-stdnum's copy of the IBAN registry says; single spaces allowed), mod-97 valid. Upper
+  or lower case.
 * "uk_account": a sort code (12-34-56, 12 34 56 or 123456) and an 8-digit account number within
   40 characters of each other, either directly next to each other with a dashed sort code, or with
   a word like "sort code", "account", "a/c" or "bank" just before.
@@ -20,8 +21,9 @@ validates what it found):
   06 12 34 56 78, 030 1234567). Not: bare digit runs without a 0 or +, numbers glued to letters
   or after "#", "$", "€", "£", dates (15.03.2024, 2024-03-15 14:30), times, prices, and a bare
   (unspaced) 0-number right after "order", "ref", "invoice", "ticket", "tracking", "case" or "id".
-* "custom:<name>": a configured regular expression (searched as written; add `(?i)` for
-  case-insensitive); its label is the name alone.
+  Also every "+" number python-phonenumbers' matcher finds valid for its country.
+* "custom:<name>": a configured regular expression (searched as written by RE2, in linear time;
+  add `(?i)` for case-insensitive); its label is the name alone.
 
 Offsets are into the original text (the scan only maps characters one to one: any script's
 digits and full-width forms are read as ASCII, so "４２４２ …" is still a card). Labels never
@@ -35,6 +37,12 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from stdnum import iban as stdnum_iban
+
+from .patterns import compile_pattern, pattern_problem
 
 __all__ = ["Finding", "PrivacyGuard", "iban_valid", "luhn_valid"]
 
@@ -64,29 +72,11 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-# Country → IBAN length (SWIFT IBAN registry).
-IBAN_LENGTHS = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27,
-    "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28,
-    "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
-    "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27,
-    "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25,
-    "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18,
-    "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33,
-    "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
-    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
-}
-
-
 def iban_valid(iban: str) -> bool:
-    """`iban` without spaces, any case: known country, right length, mod-97 == 1."""
-    iban = iban.upper()
-    if len(iban) != IBAN_LENGTHS.get(iban[:2], -1) or not iban.isascii() or not iban.isalnum():
-        return False
-    if not iban[2:4].isdigit():
-        return False
-    rearranged = iban[4:] + iban[:4]
-    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+    """`iban` without spaces, any case: a country in the IBAN registry, that country's BBAN
+    length and structure, mod-97 == 1 (python-stdnum keeps the registry). Not its national
+    checks: those know only the banks of the day, and a missed IBAN goes out in public."""
+    return iban.isascii() and iban.isalnum() and stdnum_iban.is_valid(iban, check_country=False)
 
 
 # --- the scan view: one character for one character ------------------------------------------------
@@ -128,8 +118,8 @@ _SCAN = _ScanTable()
 # IBAN's BBAN is mostly digits): texts without such a run (most of them) skip those detectors.
 # Checked on the original text (before building the scan view): ASCII digits in ASCII text, any
 # script's digits and separators otherwise.
-_LONG_NUMBER = re.compile(r"[0-9](?:[ ().\-/]{0,2}[0-9]){7}")
-_LONG_NUMBER_ANY = re.compile(r"\d(?:\W{0,2}\d){7}")
+_LONG_NUMBER = re.compile(r"[0-9](?:[ ().\-/]{0,3}[0-9]){7}")
+_LONG_NUMBER_ANY = re.compile(r"\d(?:\W{0,3}\d){7}")
 # An e-mail address has a dotted domain after the "@" (a bare "@brand" mention has not); a
 # literal first character keeps this search fast.
 _EMAIL_HINT = re.compile(r"@[A-Za-z0-9-]+\.[A-Za-z]")
@@ -188,34 +178,42 @@ def _cards(view: str) -> list[Finding]:
     return found
 
 
+_IBAN_MAX = 34
+
+
+def _iban_at(compact: str) -> bool:
+    """Whether these letters and digits are an IBAN; the cheap checks first, as a 100 KB post
+    may offer thousands of candidates."""
+    bban = compact[4:]
+    # Real BBANs are mostly digits (bank codes of letters at most); words are not.
+    if len(compact) < 15 or sum(c.isdigit() for c in bban) * 2 < len(bban):
+        return False
+    rearranged = (bban + compact[:4]).upper()
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1 and iban_valid(compact)
+
+
 def _ibans(view: str) -> list[Finding]:
+    """Country code, check digits and up to 30 letters or digits (single spaces allowed), ending
+    where a word does: each length python-stdnum takes for that country."""
     found = []
+    n = len(view)
     for m in _IBAN_START.finditer(view):
-        country = m.group(1).upper()
-        length = IBAN_LENGTHS.get(country)
-        if length is None:
-            continue
-        chars = [country, m.group(2)]
-        need = length - 4
-        pos = m.end()
-        n = len(view)
-        while need and pos < n:
-            ch = view[pos]
-            if ch == " " and pos + 1 < n and view[pos + 1].isascii() and view[pos + 1].isalnum():
-                pos += 1
-                continue
-            if not (ch.isascii() and ch.isalnum()):
+        compact, pos, end = m.group(1) + m.group(2), m.end(), None
+        while end is None:
+            at_end = pos >= n or not (view[pos].isascii() and view[pos].isalnum())
+            if at_end and _iban_at(compact):
+                end = pos
+            elif pos >= n or len(compact) >= _IBAN_MAX:
                 break
-            chars.append(ch)
-            need -= 1
-            pos += 1
-        if need or (pos < n and view[pos].isalnum()):
-            continue
-        iban = "".join(chars).upper()
-        bban = iban[4:]
-        # Real BBANs are mostly digits (bank codes of letters at most); words are not.
-        if sum(c.isdigit() for c in bban) * 2 >= len(bban) and iban_valid(iban):
-            found.append(Finding("iban", m.start(), pos, f"IBAN {country}… ending {iban[-4:]}"))
+            elif view[pos] == " " and pos + 1 < n and view[pos + 1].isascii() and view[pos + 1].isalnum():
+                pos += 1
+            elif at_end:
+                break
+            else:
+                compact += view[pos]
+                pos += 1
+        if end is not None:
+            found.append(Finding("iban", m.start(), end, f"IBAN {compact[:2].upper()}… ending {compact[-4:].upper()}"))
     return found
 
 
@@ -286,6 +284,16 @@ def _phones(view: str) -> list[Finding]:
     return found
 
 
+def _international_phones(view: str) -> list[Finding]:
+    """Numbers written with a "+" country code that python-phonenumbers' matcher finds valid
+    for that country (slashes, "(0)" and "tel:" included)."""
+    found = []
+    for match in phonenumbers.PhoneNumberMatcher(view, None, leniency=phonenumbers.Leniency.VALID):
+        digits = str(match.number.national_number)
+        found.append(Finding("phone", match.start, match.end, f"phone number ending {digits[-3:]}"))
+    return found
+
+
 _PRIORITY = {"card": 0, "iban": 1, "uk_account": 2, "email": 3, "phone": 4}
 _NOUNS = {"card": "a payment card number", "iban": "an IBAN", "uk_account": "a UK sort code and account number",
           "email": "an email address", "phone": "a phone number"}
@@ -304,7 +312,7 @@ def _norm_allowed(value: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PrivacyGuard:
-    custom: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    custom: tuple[tuple[str, Any], ...] = ()  # RE2 patterns (see `patterns`)
     allowed: frozenset[str] = frozenset()  # normalised values that are fine to publish
 
     @classmethod
@@ -313,10 +321,10 @@ class PrivacyGuard:
         values that are fine in public (the brand's own support address or phone number)."""
         compiled = []
         for name, pattern in custom.items():
-            try:
-                regex = re.compile(pattern)
-            except (re.error, TypeError, OverflowError) as exc:
-                raise ValueError(f"private pattern {name!r}: regular expression does not compile: {exc}") from None
+            problem = pattern_problem(pattern)
+            if problem:
+                raise ValueError(f"private pattern {name!r}: {problem}")
+            regex = compile_pattern(pattern)
             if regex.search("") is not None:
                 raise ValueError(f"private pattern {name!r}: matches the empty text, so it would match every reply")
             compiled.append((str(name), regex))
@@ -340,6 +348,8 @@ class PrivacyGuard:
                 candidates += _ibans(view)
                 candidates += _uk_accounts(view)
                 candidates += _phones(view)
+                if "+" in view:
+                    candidates += _international_phones(view)
             if emails:
                 candidates += _emails(view)
         found: list[Finding] = []

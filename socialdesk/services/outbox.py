@@ -79,8 +79,9 @@ class Sender:
             return
         except AdapterError as exc:
             retry = exc.retryable and claim.attempts < MAX_ATTEMPTS
+            # An entry in doubt stays in doubt until a look has answered: a failed look proves nothing.
             self._fail(claim, str(exc), backoff_delay(claim.attempts, exc.retry_after) if retry else None,
-                       maybe_sent=exc.maybe_sent)
+                       maybe_sent=exc.maybe_sent or claim.in_doubt)
             return
         except Exception as exc:  # nobody knows how far it got: look before the next try
             log.exception("outbox %s: send failed", claim.id)

@@ -1,6 +1,7 @@
 """One channel stream's poll: read the cursor, store each page with its cursor, record the
-stream's health, and back off (with jitter) after a failure without ever stopping. A stream
-whose rate limit is spent waits for its reset instead of asking again."""
+stream's health, and back off (with jitter) after a failure without ever stopping; a poll that
+moved its cursor before it failed made progress and backs off as after a first failure. A
+stream whose rate limit is spent waits for its reset instead of asking again."""
 
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ class ChannelPoller:
 
     def _poll(self) -> int:
         stored = 0
+        advanced = False  # a page moved the cursor: progress, whatever happens after it
         rate: RateLimit | None = None
         try:
             with self.sessions() as s:
@@ -69,10 +71,12 @@ class ChannelPoller:
             for page, prepared in prefetch(pages):
                 stored += self.ingestor.store(prepared, self.stream).stored
                 rate = page.rate or rate
+                advanced = advanced or (page.cursor is not None and page.cursor != cursor)
         except AdapterError as exc:
             if self._stopping.is_set():
                 return stored  # the adapter was closed under it: nothing to report
-            self.failures += 1
+            # Pages stored are progress: a backlog on a flaky server drains in seconds, not minutes.
+            self.failures = 1 if advanced else self.failures + 1
             delay = backoff_delay(self.failures, exc.retry_after)
             if not exc.retryable:
                 delay = max(delay, 60.0)

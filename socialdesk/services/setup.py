@@ -9,10 +9,11 @@ from pathlib import Path
 
 import platformdirs
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from socialdesk.config import Config
-from socialdesk.store.db import open_store
+from socialdesk.store.db import ReadOnlyStore, check_writable, open_store
 
 from .credentials import redact
 from .runtime import Runtime
@@ -45,8 +46,32 @@ def configure_logging(config: Config, default_dir: Path | None = None) -> Path:
     return path
 
 
-def open_configured_store(config: Config, *, migrate: bool = True) -> tuple[Engine, sessionmaker[Session]]:
-    return open_store(config.store.effective_url, migrate=migrate)
+class StoreUnavailable(Exception):
+    """The store cannot be opened (or not for writing): one line saying what and where."""
+
+
+def open_configured_store(config: Config, *, migrate: bool = True,
+                          writable: bool = False) -> tuple[Engine, sessionmaker[Session]]:
+    """The configured store, upgraded to the newest schema; `writable`: and able to take
+    writes (the TUI, the daemon and the demo write from their first second). Raises
+    StoreUnavailable, never a database traceback."""
+    url = make_url(config.store.effective_url)
+    where = url.database if url.get_backend_name() == "sqlite" else url.render_as_string(hide_password=True)
+    try:
+        engine, sessions = open_store(config.store.effective_url, migrate=migrate)
+        if writable:
+            check_writable(engine)
+    except ReadOnlyStore as exc:
+        raise StoreUnavailable(f"the store {where} is read-only ({_one_line(exc)}); make it writable for this "
+                               "user, or point store.url at a writable one") from None
+    except Exception as exc:
+        raise StoreUnavailable(f"cannot open the store {where}: {_one_line(exc)}") from None
+    return engine, sessions
+
+
+def _one_line(exc: BaseException) -> str:
+    # SQLAlchemy's messages add the SQL and a link on further lines: the driver's own says why.
+    return " ".join(str(getattr(exc, "orig", None) or exc).split())
 
 
 def serve_forever(runtime: Runtime) -> int:

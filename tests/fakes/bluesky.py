@@ -55,6 +55,7 @@ class FakeBluesky(BlueskyWorld):
         self.refresh: dict[str, bool] = {}  # token -> still valid
         self.window, self.used = time.time(), 0
         self.chat_allowed = True  # the app password's "Allow access to your direct messages"
+        self.stuck_cursor = False  # a broken AppView: every notifications page is the first, same cursor
         self.sent_list: list[Sent] = []
         super().__init__(seed)
 
@@ -222,7 +223,7 @@ class FakeBluesky(BlueskyWorld):
         reasons = set(seen.params("reasons"))
         items = sorted((n for n in self.notifications if not reasons or n["reason"] in reasons),
                        key=lambda n: (n["indexedAt"], n["cid"]), reverse=True)
-        cursor = seen.param("cursor")
+        cursor = None if self.stuck_cursor else seen.param("cursor")
         if cursor:
             ms, _, cid = cursor.partition("::")
             at = iso(int(ms) * 1000)

@@ -19,9 +19,10 @@ class Sent(NamedTuple):
 class FakeMastodon:
     kind = "mastodon"
 
-    def __init__(self, *, faults: float = 0.0, seed: int = 0, slow_seconds: float = 1.0):
+    def __init__(self, *, faults: float = 0.0, seed: int = 0, slow_seconds: float = 1.0,
+                 idempotency_keys: bool = True):
         self.simulator = Simulator(rate=0, seed=seed, faults=faults, followup_probability=0.0, other_share=0.0,
-                                   slow_seconds=slow_seconds, ratelimit=100_000)
+                                   slow_seconds=slow_seconds, ratelimit=100_000, idempotency_keys=idempotency_keys)
         self.base_url = ""
 
     def start(self) -> FakeMastodon:
@@ -46,6 +47,11 @@ class FakeMastodon:
 
     def generate(self, n: int, *, private_share: float = 0.25) -> None:
         self.simulator.generate(n)  # the simulator's traffic has its own share of direct messages
+
+    def busy(self, n: int) -> None:
+        """The brand posts n statuses of its own (other agents at work), pushing ours back."""
+        for i in range(n):
+            self.simulator.post_status({"status": f"Meanwhile, another answer ({i})."}, None)
 
     def expected_ids(self) -> set[str]:
         return {m["status"]["id"] for m in self.simulator.mentions if m.get("status")}
