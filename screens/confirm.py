@@ -12,7 +12,7 @@ from textual.widgets import Static
 class Confirm(ModalScreen[bool]):
     DEFAULT_CSS = """
     Confirm { align: center middle; }
-    Confirm > Vertical { width: auto; max-width: 76; height: auto; border: round $warning; padding: 0 1;
+    Confirm > Vertical { width: 64; max-width: 100%; height: auto; border: round $warning; padding: 0 1;
                          background: $surface; }
     Confirm #confirm-keys { color: $text-muted; }
     """

@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 from seed import T0
-from test_screens import (  # noqa: F401 - fixtures
+from ui import (  # noqa: F401 - fixtures
     CONTROL,
     frozen_clock,
     no_failed_workers,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from test_screens import screen_text, settle, wait_for
+from ui import screen_text, settle, wait_for
 
 from socialdesk.adapters.base import Contact, Inbound, Page
 from socialdesk.app import SocialdeskApp

@@ -25,7 +25,7 @@ class CommandInput(Input):
     ]
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(compact=True, **kwargs)
+        super().__init__(compact=True, select_on_focus=False, **kwargs)
         self.words = Words()
         self.history: list[str] = []
         self._at = 0

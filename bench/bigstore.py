@@ -5,7 +5,7 @@ DMs, noise, hostile strings) on three channels, spread over the last `days` days
 go through the Mastodon parser, the rules (keyword tables, noise, sentiment, language, priority,
 incident clusters) and the store, page by page, as the poller does.
 
-    python bench/store.py [--n 1000000] [--url sqlite:///…]   # build (or top up) and say so
+    python bench/bigstore.py [--n 1000000] [--url sqlite:///…]   # build (or top up) and say so
 """
 
 from __future__ import annotations
