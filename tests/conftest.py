@@ -24,7 +24,7 @@ def _isolated(tmp_path_factory, monkeypatch):
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
     for var in list(os.environ):
-        if var.startswith("SOCIALDESK_") and var != "SOCIALDESK_TEST_DATABASE_URL" and var != "SOCIALDESK_CORPUS":
+        if var.startswith("SOCIALDESK_") and not var.startswith("SOCIALDESK_TEST_") and var != "SOCIALDESK_CORPUS":
             monkeypatch.delenv(var)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
