@@ -55,3 +55,13 @@ def store(database_url):
 @pytest.fixture
 def desk(store) -> Desk:
     return Desk(store, "alice")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line for the tests that replay the shared corpus and did not run because it is missing."""
+    from corpus import SKIP_REASON, WHERE, corpus_root
+
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if SKIP_REASON in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_line(f"socialdesk: {len(skipped)} tests that replay the shared corpus were not run: "
+                                    f"{corpus_root()} not found; {WHERE}.", yellow=True)

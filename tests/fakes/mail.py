@@ -4,7 +4,7 @@ and a TCP proxy in front of IMAP that injects faults (`mail_proxy`). A self-sign
 serves both; tests trust it through SSL_CERT_FILE.
 
 `FakeMail` follows the fake contract of the other platforms (`tests/fakes/server.py`): one fresh
-mailbox owner per instance, `generate(n)` appends real corpus messages (fresh Message-ID and Date)
+mailbox owner per instance, `generate(n)` appends real messages of tests/fixtures/email (fresh Message-ID and Date)
 and a few realistic customer mails (`mail_messages`), `sent()` lists what the SMTP server accepted.
 Faults: a share of IMAP connections is reset or stalled by the proxy; a share of SMTP sessions gets
 a 421 or 451, is dropped before the message, or loses the server's answer after accepting it ("lost").
@@ -27,7 +27,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from fakes.mail_imap import ImapServer, free_port, shared_imap
-from fakes.mail_messages import ADDRESS, answerable, corpus_messages, customer_mails, parsed, restamp
+from fakes.mail_messages import ADDRESS, answerable, customer_mails, fixture_messages, parsed, restamp
 from fakes.mail_proxy import FaultProxy
 from socialdesk.adapters.email import EmailAdapter
 
@@ -209,10 +209,10 @@ class FakeMail:
     # -- the fake contract --
 
     def generate(self, n: int, *, private_share: float = 0.25) -> None:
-        """n new customer mails: real corpus messages with a fresh Message-ID and Date, and the
+        """n new customer mails: real messages (tests/fixtures/email) with a fresh Message-ID and Date, and the
         few of `customer_mails` (HTML-only, UTF-8 with emoji, a reply with a quoted tail). Every email is
         private, so `private_share` does not apply."""
-        sources = [raw for raw in corpus_messages() if answerable(raw)] + customer_mails()
+        sources = [raw for raw in fixture_messages() if answerable(raw)] + customer_mails()
         batch, ids = [], []
         for _ in range(n):
             i = next(self._counter)
