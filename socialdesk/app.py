@@ -48,6 +48,7 @@ class SocialdeskApp(App[None]):
         title: str = "socialdesk",
         health_interval: float = 2.0,
         bell: bool = True,
+        notice: str | None = None,
     ) -> None:
         super().__init__()
         self.desk = desk
@@ -57,11 +58,14 @@ class SocialdeskApp(App[None]):
         self._last_counter: int | None = None
         self._last_alert: int | None = None
         self.bell_on_alert = bell
+        self.notice = notice  # shown once at start (e.g. no channel is set up, and what to do)
         if keymap:
             self.set_keymap(keymap)
 
     def on_mount(self) -> None:
         self.push_screen(QueueScreen(self.desk, health_interval=self.health_interval))
+        if self.notice:
+            self.notify(self.notice, title="Nothing to poll", severity="warning", markup=False, timeout=30)
         self._poll_counter()
 
     def action_help(self) -> None:

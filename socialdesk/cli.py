@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("serve", help="run pollers and the sender without the TUI (the team's daemon)")
     config = sub.add_parser("config", help="settings")
-    config.add_argument("action", choices=["check"])
+    config.add_argument("action", choices=["check", "init"], help="check: validate and summarise; "
+                        "init: write the commented example (to --config, else the user config dir)")
+    config.add_argument("--force", action="store_true", help="with init: replace an existing file")
     db = sub.add_parser("db", help="the store")
     db.add_argument("action", choices=["upgrade"])
     audit = sub.add_parser("audit", help="the audit trail")
@@ -39,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_argument("action", choices=["check", "test"], help="check: validate and compile; "
                        "test: replay them over stored mentions and show what would change")
     rules.add_argument("--since", default="30d", help="with test: how far back (30d, 12h, 2w)")
+    for command in (audit, rules):
+        command.add_argument("--demo", action="store_true", help="use the demo's store (see `socialdesk demo`)")
     from socialdesk import cli_channels, cli_conv
 
     cli_channels.add_parsers(sub)
@@ -48,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "config" and args.action == "init":
+        return _config_init(args.config, force=args.force)
     from socialdesk.config import ConfigError, load_config
 
     try:
@@ -55,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"socialdesk: {exc}", file=sys.stderr)
         return 2
+    if getattr(args, "demo", False):
+        from socialdesk.demo import demo_store_config
+
+        config = demo_store_config(config)
     agent = args.agent or os.environ.get("SOCIALDESK_AGENT") or getpass.getuser()
     command = args.command or "tui"
     if command == "config":
@@ -126,8 +136,41 @@ def main(argv: list[str] | None = None) -> int:
     if command == "serve":
         from socialdesk.services.setup import serve_forever
 
+        if hint := no_channels_hint(config):
+            print(f"socialdesk: {hint}", file=sys.stderr)
         return serve_forever(runtime)
     return run_tui(config, runtime, agent)
+
+
+def _config_init(path: Path | None, *, force: bool) -> int:
+    """Write the commented example where socialdesk will look for settings."""
+    from socialdesk.config import ENV_PREFIX, user_config_file, write_example
+
+    named = path or os.environ.get(f"{ENV_PREFIX}CONFIG")
+    target = Path(named).expanduser() if named else user_config_file()
+    try:
+        write_example(target, force=force)
+    except FileExistsError:
+        print(f"socialdesk: {target} already exists; keep it, or replace it with --force", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"socialdesk: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {target}: the simulator channel is on, the other channels are examples to fill in.")
+    print("Check it with `socialdesk config check`, store secrets with `socialdesk auth set CHANNEL`.")
+    return 0
+
+
+def no_channels_hint(config) -> str | None:
+    """What to do when no channel is enabled (where to declare one, or how to try the demo); None
+    when one is."""
+    if any(channel.enabled for channel in config.channels):
+        return None
+    if config.source is None:
+        where = "no settings file was found: `socialdesk config init` writes a commented example"
+    else:
+        where = f"add or enable a [[channels]] block in {config.source}"
+    return f"no channel is enabled, so no messages will arrive; {where}, or try `socialdesk demo`"
 
 
 def run_tui(config, runtime, agent: str, title: str = "socialdesk", role: str | None = None) -> int:
@@ -135,9 +178,11 @@ def run_tui(config, runtime, agent: str, title: str = "socialdesk", role: str | 
 
     runtime.start()
     desk = runtime.desk(agent, role)
+    hint = no_channels_hint(config)
     try:
         desk.set_availability("available")  # routing now gives this agent new conversations
-        SocialdeskApp(desk, keymap=dict(config.keymap), title=title, bell=config.rules.alerts.bell).run()
+        SocialdeskApp(desk, keymap=dict(config.keymap), title=title, bell=config.rules.alerts.bell,
+                      notice=hint[:1].upper() + hint[1:] + "." if hint else None).run()
     finally:
         logging.getLogger(__name__).info("stopping")
         desk.set_availability("offline")

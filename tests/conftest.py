@@ -24,7 +24,7 @@ def _isolated(tmp_path_factory, monkeypatch):
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
     for var in list(os.environ):
-        if var.startswith("SOCIALDESK_") and var != "SOCIALDESK_TEST_DATABASE_URL" and var != "SOCIALDESK_CORPUS":
+        if var.startswith("SOCIALDESK_") and not var.startswith("SOCIALDESK_TEST_") and var != "SOCIALDESK_CORPUS":
             monkeypatch.delenv(var)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
@@ -55,3 +55,13 @@ def store(database_url):
 @pytest.fixture
 def desk(store) -> Desk:
     return Desk(store, "alice")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line for the tests that replay the shared corpus and did not run because it is missing."""
+    from corpus import SKIP_REASON, WHERE, corpus_root
+
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if SKIP_REASON in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_line(f"socialdesk: {len(skipped)} tests that replay the shared corpus were not run: "
+                                    f"{corpus_root()} not found; {WHERE}.", yellow=True)

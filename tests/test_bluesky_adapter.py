@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fakes.bluesky import APP_PASSWORD, BRAND_DID, BRAND_HANDLE, FakeBluesky, Sent, error
-from fakes.bluesky_world import BSKY, load
+from fakes.bluesky_world import fixture
 from fakes.server import Reply
 from socialdesk.adapters.base import (
     AdapterError,
@@ -137,7 +137,7 @@ def test_session_tokens_never_appear_in_error_messages(fake, adapter):
 
 def test_a_recorded_xrpc_error_body_is_reported_and_not_retried(fake, adapter):
     adapter.verify()
-    fake.server.script.append(Reply(400, load(BSKY + "error.json")))
+    fake.server.script.append(Reply(400, fixture("error.json")))
     with pytest.raises(AdapterError) as caught:
         list(adapter.poll(EVERYTHING))
     assert "InvalidRequestError: parameter is missing" in str(caught.value)
@@ -293,7 +293,7 @@ def test_a_reply_deep_in_a_thread_points_at_the_root_and_its_parent(fake, adapte
 
 
 def test_a_reply_without_a_reply_ref_reads_the_recorded_thread_post(fake, adapter):
-    thread = load(BSKY + "app/bsky/feed/getPostThread.json")["thread"]
+    thread = fixture("app/bsky/feed/getPostThread.json")["thread"]
     node = thread
     while node.get("replies"):
         node = next((r for r in node["replies"] if r.get("replies")), node["replies"][0])

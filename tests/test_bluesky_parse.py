@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 import corpus
-from fakes.bluesky_world import ATP, BSKY, load, post_views
+from fakes.bluesky_world import ATP, BSKY, load, post_views, recorded
 from socialdesk.adapters.base import Inbound, Skipped
 from socialdesk.adapters.bluesky import BlueskyAdapter
 from socialdesk.adapters.bluesky_payloads import (
@@ -111,7 +111,7 @@ def test_hydrated_profiles_and_posts_fill_followers_and_engagement():
 
 
 def test_every_recorded_post_view_and_repo_record_parses():
-    views = post_views()
+    views = post_views(recorded)
     assert len(views) == 105  # 58 thread nodes, 46 feed posts, 1 getPosts (= searchPosts)
     parsed = [parse_post_view(v) for _, v in views]
     assert all(isinstance(p, Inbound) for p in parsed), [p for p in parsed if isinstance(p, Skipped)]
@@ -123,7 +123,7 @@ def test_every_recorded_post_view_and_repo_record_parses():
 
 
 def test_posts_without_text_still_ingest_with_a_note_of_their_media():
-    views = [v for _, v in post_views()] + load(ATP + "com/atproto/repo/listRecords.json")["records"]
+    views = [v for _, v in post_views(recorded)] + load(ATP + "com/atproto/repo/listRecords.json")["records"]
     empty = [v for v in views if not v.get("record", v.get("value"))["text"]]
     assert len(empty) == 5
     texts = sorted((parse_post_view(v) if "record" in v else parse_repo_record(v)).text for v in empty)

@@ -23,23 +23,62 @@ def figure(output: str, label: str) -> int:
     return int(match.group(1))
 
 
+def in_store(output: str) -> int:
+    match = re.search(r"^conversations \d+ new \((\d+) in the demo store\)$", output, re.MULTILINE)
+    assert match, f"no conversations line in:\n{output}"
+    return int(match.group(1))
+
+
+def demo(data: Path, seconds: str, *options: str) -> subprocess.CompletedProcess:
+    """`socialdesk demo --headless` on the store in `data`, run from the folder above it."""
+    data.parent.mkdir(parents=True, exist_ok=True)
+    result = socialdesk("demo", "--headless", "--seconds", seconds, "--data-dir", str(data), *options, cwd=data.parent)
+    assert result.returncode == 0, result.stderr
+    assert "ctrl+" not in result.stdout + result.stderr  # no keys of a TUI that is not there
+    return result
+
+
 def test_headless_demo_ingests_and_sends_and_resumes_after_a_restart(tmp_path):
     data = tmp_path / "demo"
-    first = socialdesk("demo", "--headless", "--seconds", "4", "--data-dir", str(data), "--rate", "20",
-                       "--auto-reply", "0.3", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
+    first = demo(data, "4", "--rate", "20", "--auto-reply", "0.3")
     assert figure(first.stdout, "ingested") > 100  # the backlog and live traffic
     sent = figure(first.stdout, "replies sent")
-    assert sent > 0
+    assert sent > 0 and figure(first.stdout, "replies failed") == 0
     assert figure(first.stdout, "simulator received") == sent
     assert "channel demo: ok" in first.stdout
+    assert figure(first.stdout, "conversations") == in_store(first.stdout)  # a new store: all of them are new
 
-    second = socialdesk("demo", "--headless", "--seconds", "3", "--data-dir", str(data), "--rate", "20",
-                        "--backlog", "0", cwd=tmp_path)
-    assert second.returncode == 0, second.stderr
-    before = figure(first.stdout, "conversations")
-    after = figure(second.stdout, "conversations")
-    assert after > before  # the same store goes on growing: nothing lost, nothing restarted
+    second = demo(data, "3", "--rate", "20", "--backlog", "0")
+    new = figure(second.stdout, "conversations")
+    assert new > 0  # this run's, not the store's total
+    assert in_store(second.stdout) == in_store(first.stdout) + new  # the same store goes on growing
+
+
+def test_after_a_restart_replies_to_earlier_conversations_are_delivered(tmp_path):
+    """The simulator keeps its posts in the demo's data dir: a reply to a conversation ingested
+    before the restart reaches it (it used to fail with HTTP 404)."""
+    data = tmp_path / "demo"
+    first = demo(data, "2", "--backlog", "40", "--rate", "0")
+    assert figure(first.stdout, "replies sent") == 0 and in_store(first.stdout) >= 30
+    second = demo(data, "3", "--backlog", "0", "--rate", "0", "--auto-reply", "1")
+    assert figure(second.stdout, "conversations") == 0  # every conversation answered is from the first run
+    sent = figure(second.stdout, "replies sent")
+    assert sent >= 10 and figure(second.stdout, "replies failed") == 0
+    assert figure(second.stdout, "simulator received") == sent
+    assert (data / "simulator.jsonl").is_file()
+
+
+def test_fresh_starts_over_and_the_demo_logs_beside_its_store(tmp_path, monkeypatch):
+    data = tmp_path / "demo"
+    monkeypatch.setenv("SOCIALDESK_LOG__FILE", str(tmp_path / "team.log"))  # the team's log stays out of it
+    demo(data, "1", "--backlog", "5", "--rate", "0")
+    log = data / "socialdesk.log"
+    with log.open("a") as fh:
+        fh.write("a line of the earlier run\n")
+    again = demo(data, "1", "--backlog", "5", "--rate", "0", "--fresh")
+    assert in_store(again.stdout) == figure(again.stdout, "conversations")  # an empty store again
+    assert log.is_file() and "a line of the earlier run" not in log.read_text()
+    assert not (tmp_path / "team.log").exists()
 
 
 def test_a_broken_config_stops_with_one_line_and_exit_2(tmp_path):

@@ -1,4 +1,4 @@
-"""EmailAdapter against real servers on loopback: Dovecot (IMAP, IDLE), aiosmtpd (SMTP
+"""EmailAdapter against real servers on loopback: Dovecot or pymap (IMAP, IDLE), aiosmtpd (SMTP
 submission with AUTH), and a TCP proxy that breaks connections."""
 
 from __future__ import annotations
@@ -12,31 +12,28 @@ from typing import Any
 import pytest
 
 from fakes.mail import FakeMail
-from fakes.mail_dovecot import free_port, shared_dovecot
+from fakes.mail_imap import free_port, shared_imap
 from fakes.mail_messages import corpus_files, customer_mail, delivered
 from socialdesk.adapters.base import AdapterError, AuthError, CannotVerify, Inbound, Outbound, Skipped
 from socialdesk.adapters.email import EmailAdapter, build_reply
-from socialdesk.adapters.email_parse import parse_message
+from socialdesk.adapters.email_parse import SYNTHETIC, parse_message
 
 INTERNAL = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
-def dovecot():
-    try:
-        return shared_dovecot()
-    except RuntimeError as exc:  # never a skip: the adapter is only as good as the server it ran on
-        pytest.fail(str(exc))
+def imap_server():
+    return shared_imap()  # never a skip: the adapter is only as good as the server it ran on
 
 
 @pytest.fixture
-def fake(dovecot):
-    with FakeMail(dovecot=dovecot) as mail:
+def fake(imap_server):
+    with FakeMail(server=imap_server) as mail:
         yield mail
 
 
 def offline(**settings: Any) -> EmailAdapter:
-    """An adapter for a server that is not Dovecot (a stub, or none at all)."""
+    """An adapter for a server that is not the test IMAP server (a stub, or none at all)."""
     return EmailAdapter(address="a@example.com", password="pw-123456", imap_host="127.0.0.1", smtp_host="127.0.0.1",
                         **settings)
 
@@ -59,7 +56,7 @@ def start_cursor(adapter: EmailAdapter) -> str:
 # --- polling -------------------------------------------------------------------------------------
 
 
-def test_the_whole_corpus_goes_through_dovecot(fake):
+def test_the_whole_corpus_goes_through_the_imap_server(fake):
     adapter = fake.adapter(page_limit=7)
     cursor = start_cursor(adapter)
     files = corpus_files()
@@ -67,11 +64,18 @@ def test_the_whole_corpus_goes_through_dovecot(fake):
         fake.deliver(delivered(path.read_bytes()), when=INTERNAL)
     messages, skipped, cursor = drain(adapter, cursor)
     assert (len(messages), len(skipped)) == (43, 7)
-    assert cursor.endswith(":50")
-    # Exactly what the parser makes of the files themselves: Dovecot's CRLFs change nothing.
+    assert fake.uids() and cursor.endswith(f":{fake.uids()[-1]}")
+    # Exactly what the parser makes of the files themselves: the server's CRLFs change nothing.
     local = [parse_message(delivered(p.read_bytes()), received_at=INTERNAL) for p in files]
-    assert [(m.platform_id, m.text, m.author) for m in messages] == \
-        [(m.platform_id, m.text, m.author) for m in local if isinstance(m, Inbound)]
+    expected = [(m.platform_id, m.text, m.author) for m in local if isinstance(m, Inbound)]
+    got = [(m.platform_id, m.text, m.author) for m in messages]
+    if fake.server.name == "pymap":
+        # pymap drops the last LF of a message whose headers run into its body (msg_35.txt), so
+        # that message's made-up id differs; Dovecot (CI) returns the bytes as they were given.
+        def blur(rows: list) -> list:
+            return [(SYNTHETIC if "no separating newline" in text else pid, text, who) for pid, text, who in rows]
+        got, expected = blur(got), blur(expected)
+    assert got == expected
     by_text = {m.text.split("\n")[0]: m for m in messages}
     spam = by_text["Subject: VIARGA|CIALIS|LEVITRA"]  # Date: ... 27:39:33
     assert spam.published_at == INTERNAL and spam.raw["internal_date"] == INTERNAL.isoformat()
@@ -132,7 +136,7 @@ def test_a_new_uidvalidity_reads_the_whole_mailbox_again(fake):
         fake.deliver(raw, "Support")
     messages, _, new_cursor = drain(adapter, cursor)
     assert [m.platform_id for m in messages] == [f"<c{n}@example.org>" for n in range(5)]
-    assert new_cursor.split(":")[0] != cursor.split(":")[0] and new_cursor.endswith(":5")
+    assert new_cursor.split(":")[0] != cursor.split(":")[0] and new_cursor.endswith(f":{fake.uids('Support')[-1]}")
     assert drain(adapter, "garbage")[0] != []  # a cursor that is not ours: resync, never skip mail
 
 
@@ -151,8 +155,8 @@ def test_a_missing_mailbox_is_a_setting_to_fix(fake):
     assert not error.value.retryable and "mailbox" in str(error.value)
 
 
-def test_polling_through_broken_and_stalled_connections_loses_and_repeats_nothing(dovecot):
-    with FakeMail(dovecot=dovecot, faults=0.5, seed=3, slow_seconds=0.5) as fake:
+def test_polling_through_broken_and_stalled_connections_loses_and_repeats_nothing(imap_server):
+    with FakeMail(server=imap_server, faults=0.5, seed=3, slow_seconds=0.5) as fake:
         adapter = fake.adapter(timeout=0.3, page_limit=4)
         cursor = None
         while cursor is None:
@@ -407,12 +411,12 @@ def test_a_wrong_password_is_an_auth_error_that_never_shows_it(fake):
     assert "Bad-Smtp-Secret-99" not in str(error.value) and "SMTP" in str(error.value)
 
 
-def test_unreachable_and_stalled_servers_are_retryable(dovecot):
+def test_unreachable_and_stalled_servers_are_retryable(imap_server):
     adapter = offline(imap_port=free_port(), imap_security="plain", timeout=0.3)
     with pytest.raises(AdapterError) as error:
         adapter.verify()
     assert error.value.retryable and "cannot reach" in str(error.value)
-    with FakeMail(dovecot=dovecot, faults=1.0, seed=1, slow_seconds=0.5) as fake:
+    with FakeMail(server=imap_server, faults=1.0, seed=1, slow_seconds=0.5) as fake:
         started = time.monotonic()
         for _ in range(4):
             with pytest.raises(AdapterError) as error:
@@ -425,8 +429,8 @@ def test_unreachable_and_stalled_servers_are_retryable(dovecot):
 def test_tls_everywhere_as_in_production(fake, monkeypatch):
     """IMAPS (993-style) and IMAP STARTTLS, SMTP STARTTLS (587-style), IDLE over TLS; the
     certificate is checked against the host name."""
-    monkeypatch.setenv("SSL_CERT_FILE", str(fake.dovecot.cert))  # trust the test CA, nothing else
-    adapter = fake.adapter(imap_port=fake.dovecot.imaps_port, imap_security="ssl", smtp_security="starttls")
+    monkeypatch.setenv("SSL_CERT_FILE", str(fake.server.cert))  # trust the test CA, nothing else
+    adapter = fake.adapter(imap_port=fake.server.imaps_port, imap_security="ssl", smtp_security="starttls")
     assert adapter.verify().startswith(f"email {fake.address}")
     cursor = start_cursor(adapter)
     with Watcher(adapter) as watcher:
@@ -435,7 +439,7 @@ def test_tls_everywhere_as_in_production(fake, monkeypatch):
     [customer] = drain(adapter, cursor)[0]
     adapter.send(reply(customer, "tls-1"))
     assert fake.sent()[0].in_reply_to == "<c1@example.org>"
-    assert fake.adapter(imap_port=fake.dovecot.port, imap_security="starttls").verify()
+    assert fake.adapter(imap_port=fake.server.port, imap_security="starttls").verify()
     monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent")
     with pytest.raises(AdapterError) as error:
         adapter.verify()

@@ -16,7 +16,17 @@ import httpx
 import pytest
 
 from fakes.server import Reply
-from fakes.telegram import TOKEN, FakeTelegram, Sent, as_customer, corpus_messages, envelope, flood, load
+from fakes.telegram import (
+    TOKEN,
+    FakeTelegram,
+    Sent,
+    as_customer,
+    envelope,
+    flood,
+    load,
+    logged_messages,
+    recorded,
+)
 from socialdesk.adapters.base import (
     AdapterError,
     AuthError,
@@ -66,8 +76,8 @@ def _requests(fake, method: str) -> list:
 
 
 def test_every_corpus_update_is_skipped_with_its_reason():
-    updates = load("ПолучитьОбновления.log")["result"]
-    assert load("GetUpdates.log") == {"ok": True, "result": []}  # the " {" quirk parses too
+    updates = load("ПолучитьОбновления.log", recorded())["result"]
+    assert load("GetUpdates.log", recorded()) == {"ok": True, "result": []}  # the " {" quirk parses too
     results = [parse_update(u, BOT) for u in updates]
     assert all(isinstance(r, Skipped) for r in results)
     assert Counter(r.reason for r in results) == {
@@ -83,7 +93,7 @@ def test_every_corpus_update_is_skipped_with_its_reason():
 
 
 def test_every_corpus_message_is_skipped_as_the_bots_own_a_channel_post_or_a_service_message():
-    found = corpus_messages()
+    found = logged_messages(recorded())
     assert len(found) == 26  # 22 top-level, 4 nested (SOURCE.md)
     reasons = Counter(parse_message(m, BOT).reason for _, m in found)
     assert reasons["sent by this bot"] == 10
@@ -105,7 +115,7 @@ def test_the_customers_copy_of_every_private_message_is_a_dm():
         "ОтправитьТекстовоеСообщение.log.result": "Строковое значение",
         "ПереслатьСообщение.log.result": "(forwarded from Тестовый канал) Полужирный текст",
     }
-    private = [(where, m) for where, m in corpus_messages() if m["chat"]["type"] == "private"]
+    private = [(where, m) for where, m in logged_messages(recorded()) if m["chat"]["type"] == "private"]
     assert len(private) == 10
     for where, message in private:
         result = parse_message(as_customer(message), BOT)
@@ -201,7 +211,7 @@ def test_hostile_text_is_kept_literally_and_broken_payloads_never_raise():
     result = parse_update(update, BOT)
     assert result.text == hostile and result.author.handle == "[b]x[/b]"
     rng = random.Random(3)
-    shapes = [m for _, m in corpus_messages()] + [_topic_message(text="@sicheebot x")["message"]]
+    shapes = [m for _, m in logged_messages()] + [_topic_message(text="@sicheebot x")["message"]]
     odd_values = [None, "", 0, -1, 2**70, True, [], {}, "x" * 10, 1.5]
     for _ in range(500):
         message = copy.deepcopy(rng.choice(shapes))

@@ -3,7 +3,8 @@
 `Simulator` keeps notifications, statuses and what the brand posted, generates traffic in a
 background thread (a Poisson process at `rate` mentions per second, ×20 in a spike), schedules
 customers' follow-ups to the brand's replies, and decides which requests fail (`faults`). The HTTP
-side lives in `server.py`.
+side lives in `server.py`. With a `journal` file it remembers its statuses across restarts
+(`journal.py`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import re
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+from .journal import Journal
 from .traffic import BRAND_ID, Traffic, snowflake, text_to_html
 
 MAX_CHARACTERS = 500
@@ -58,6 +61,7 @@ class Simulator:
         keep: int = 200_000,
         first_id: int = 1,
         idempotency_keys: bool = True,
+        journal: Path | str | None = None,
     ):
         self.rate = rate
         self.spike = spike
@@ -98,6 +102,9 @@ class Simulator:
         self.requests = 0
         self.faults_injected: list[tuple[str, str, str]] = []  # (method, path, fault)
         self._forced: list[str] = []
+        self._journal = Journal(journal, keep) if journal is not None else None
+        if self._journal is not None:
+            self._restore(self._journal.load())
         if backlog:
             self._backlog(backlog)
 
@@ -124,6 +131,8 @@ class Simulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        if self._journal is not None:
+            self._journal.close()
 
     def __enter__(self) -> Simulator:
         self.start()
@@ -196,7 +205,10 @@ class Simulator:
             del self._ids[:drop]
             del self._notifications[:drop]
 
-    def _store_status(self, status: dict[str, Any]) -> None:
+    def _store_status(self, status: dict[str, Any], idempotency_key: str | None = None, *,
+                      journal: bool = True) -> None:
+        if journal and self._journal is not None:
+            self._journal.append(status, idempotency_key)
         status_id = status["id"]
         self._statuses[status_id] = status
         self._timelines.setdefault(status["account"]["id"], []).append(int(status_id))
@@ -206,6 +218,16 @@ class Simulator:
             parent = self._statuses.get(parent_id)
             if parent is not None:
                 parent["replies_count"] = parent.get("replies_count", 0) + 1
+        if idempotency_key:
+            self._idempotency[idempotency_key] = status
+
+    def _restore(self, records: list[dict[str, Any]]) -> None:
+        """The statuses of earlier runs, as they were stored (ids keep growing after them)."""
+        with self._lock:
+            for record in records:
+                status = record["status"]
+                self._store_status(status, record.get("idempotency_key"), journal=False)
+                self._last_status = max(self._last_status, int(status["id"]))
 
     def _backlog(self, n: int) -> None:
         """n mentions from the recent past, as if the desk had been closed for a while."""
@@ -402,9 +424,7 @@ class Simulator:
                 "card": None,
                 "poll": None,
             }
-            self._store_status(status)
-            if idempotency_key:
-                self._idempotency[idempotency_key] = status
+            self._store_status(status, idempotency_key)
             record = dict(status)
             record["text"] = text
             record["idempotency_key"] = idempotency_key

@@ -1,6 +1,7 @@
 """Settings from `socialdesk.toml`, validated strictly, with errors that name file, line and key."""
 
 from .base import ConfigError
+from .example import example_text, write_example
 from .loading import ENV_PREFIX, load_config, summary, user_config_file
 from .models import (
     CHANNEL_KINDS,
@@ -21,5 +22,5 @@ from .rules import RulesConfig
 __all__ = [
     "CHANNEL_KINDS", "CONFIG_FILE_NAME", "ENV_PREFIX", "AgentConfig", "ChannelConfig", "ChannelKind", "Config",
     "ConfigError", "CredentialsConfig", "DeskConfig", "LogConfig", "RulesConfig", "StoreConfig", "TeamConfig",
-    "default_store_url", "load_config", "summary", "user_config_file",
+    "default_store_url", "example_text", "load_config", "summary", "user_config_file", "write_example",
 ]

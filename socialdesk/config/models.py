@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from .rules import RulesConfig, check_references
 __all__ = ["CHANNEL_KINDS", "ChannelConfig", "ChannelKind"]  # re-exported from .channels
 
 CONFIG_FILE_NAME = "socialdesk.toml"
+STORE_BACKENDS = ("sqlite", "postgresql+psycopg")  # the URL schemes the store is built and tested on
 
 
 def _default_tags() -> tuple[str, ...]:
@@ -32,6 +34,22 @@ def default_store_url() -> str:
 
 class StoreConfig(Model):
     url: str | None = None  # None: a SQLite file in the user data dir, see default_store_url()
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, url: str | None) -> str | None:
+        """Only the backends socialdesk supports, and PostgreSQL only with its driver installed:
+        said here, at `config check`, rather than as a missing module when `serve` starts."""
+        if url is None:
+            return url
+        scheme = url.partition("://")[0].lower() if "://" in url else ""
+        if scheme not in STORE_BACKENDS:
+            hint = "; write postgresql+psycopg://…" if scheme.startswith("postgres") else ""
+            raise ValueError(f"unsupported store {scheme or url!r}: socialdesk keeps its store in "
+                             f"sqlite:///FILE or postgresql+psycopg://USER@HOST/DB{hint}")
+        if scheme == "postgresql+psycopg" and find_spec("psycopg") is None:
+            raise ValueError("a PostgreSQL store needs its driver: pip install 'socialdesk[postgres]'")
+        return url
 
     @property
     def effective_url(self) -> str:

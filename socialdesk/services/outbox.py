@@ -34,6 +34,7 @@ class Sender:
         self.adapters = adapters
         self.in_doubt_after = in_doubt_after
         self.sent = 0
+        self.failed = 0  # replies given up on (retries left do not count)
         self._running = threading.Lock()
         self._stopping = threading.Event()
 
@@ -95,6 +96,8 @@ class Sender:
     def _fail(self, claim: commands.OutboxClaim, error: str, retry_in: float | None, *,
               maybe_sent: bool = False) -> None:
         error = redact(error)
+        if retry_in is None:
+            self.failed += 1
         log.warning("outbox %s: %s (%s)", claim.id, error,
                     f"retry in {retry_in:.0f}s" if retry_in is not None else "gave up")
         with self.sessions.begin() as s:

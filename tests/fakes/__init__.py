@@ -17,6 +17,6 @@ FAKES = {
 
 
 def fake_class(kind: str) -> type:
-    """The fake for a channel kind, imported on demand (email's starts Dovecot)."""
+    """The fake for a channel kind, imported on demand (email's starts an IMAP server)."""
     module, name = FAKES[kind].split(":")
     return getattr(importlib.import_module(module), name)

@@ -1,4 +1,4 @@
-"""The world FakeBluesky serves, built from the recorded corpus (myConsciousness/atproto.dart):
+"""The world FakeBluesky serves, built from atproto.dart's recorded XRPC bodies (tests/fixtures/bluesky):
 profiles, posts and notifications with fresh uris, cids and times, the brand's own repo, chat
 convos and their log, and which customer messages were generated (`expected_ids`)."""
 
@@ -12,6 +12,7 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,22 +28,34 @@ POST = "app.bsky.feed.post"
 DEFS = "chat.bsky.convo.defs#"
 
 
-# --- the corpus ----------------------------------------------------------------------------------
+# --- recorded bodies -----------------------------------------------------------------------------
 
 
 @functools.cache
 def load(rel: str) -> Any:
-    """One recorded XRPC body, e.g. load(BSKY + "app/bsky/feed/getPosts.json"). Cached: read only."""
+    """One recorded XRPC body of the shared corpus, e.g. load(BSKY + "app/bsky/feed/getPosts.json").
+    Cached: read only."""
     return json.loads((corpus.platform_dir(FOLDER) / rel).read_text("utf-8"))
 
 
+def recorded(rel: str) -> Any:
+    """A body of the corpus's bluesky suite, e.g. recorded("app/bsky/feed/getPosts.json")."""
+    return load(BSKY + rel)
+
+
 @functools.cache
-def post_views() -> list[tuple[str, dict]]:
+def fixture(rel: str) -> Any:
+    """The project's trimmed copy of a suite body (bluesky or atproto), e.g. fixture("error.json")."""
+    return corpus.fixture_json("bluesky", rel)
+
+
+@functools.cache
+def post_views(read: Callable[[str], Any] = fixture) -> list[tuple[str, dict]]:
     """Every postView in the recorded feeds, threads, getPosts and searchPosts, by uri."""
     views: dict[str, tuple[str, dict]] = {}
     for rel in ("app/bsky/feed/getPostThread.json", "app/bsky/feed/getAuthorFeed.json",
                 "app/bsky/feed/getPosts.json", "app/bsky/feed/searchPosts.json"):
-        for obj in corpus.walk(load(BSKY + rel)):
+        for obj in corpus.walk(read(rel)):
             if isinstance(obj, dict) and isinstance(obj.get("record"), dict) and "author" in obj \
                     and obj["record"].get("$type") == POST:
                 views.setdefault(obj["uri"], (rel, obj))
@@ -50,7 +63,7 @@ def post_views() -> list[tuple[str, dict]]:
 
 
 def customer_notifications() -> list[dict]:
-    return [n for n in load(BSKY + "app/bsky/notification/listNotifications.json")["notifications"]
+    return [n for n in fixture("app/bsky/notification/listNotifications.json")["notifications"]
             if n["reason"] in ("mention", "reply", "quote")]
 
 

@@ -13,9 +13,9 @@ private reply per comment or post (code 10900) within 7 days (code 10903). Every
 `X-Business-Use-Case-Usage`; throttling is Graph's HTTP 400 with code 80001 (Pages) or 80002
 (Instagram) and that header at 100 %.
 
-Customers' comments, posts and messages take real texts and names from the restfb corpus (the
-Game of Thrones page feed, the Portuguese visitor post, thread messages) and the naughty-strings
-list, in Graph's own field layouts, with fresh ids and times (up to PER_SECOND share a second).
+Customers' comments, posts and messages take real texts and names from restfb's recorded Graph
+objects in tests/fixtures/facebook (the Game of Thrones page feed, the Portuguese visitor post,
+thread messages) and naughty strings, in Graph's own field layouts, with fresh ids and times (up to PER_SECOND share a second).
 `generate` makes Facebook visitor posts (some with the author hidden, as under Standard Access),
 comments and replies, and one Messenger conversation per private message; on Instagram top-level
 comments and Direct conversations. `sent()` names what the platform was asked to answer: the
@@ -43,8 +43,6 @@ import corpus
 from fakes.server import LoopbackServer, Reply, Seen
 
 API = "v26.0"
-RESTFB = "restfb__restfb"
-JSON_DIR = "src/test/resources/json"
 DAY = 86400
 PER_SECOND = 20
 
@@ -59,25 +57,21 @@ def iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-def corpus_json(name: str) -> Any:
-    return json.loads((corpus.platform_dir(RESTFB) / JSON_DIR / name).read_text("utf-8"))
-
-
 @functools.cache
-def corpus_voices() -> tuple[list[str], list[str], list[str]]:
-    """Real names and texts from the corpus's Graph objects (visitor posts, comments, messages),
-    and the naughty strings."""
+def voices() -> tuple[list[str], list[str], list[str]]:
+    """Real names and texts from recorded Graph objects (visitor posts, comments, messages), and
+    naughty strings."""
     names, texts = [], []
-    feed = corpus_json("v2_1/feed-got.json")["data"]
+    feed = corpus.fixture_json("facebook", "v2_1/feed-got.json")["data"]
     items = [*feed, *(c for p in feed for c in (p.get("comments") or {}).get("data", [])),
-             corpus_json("v2_1/post-portoguese.json"), *corpus_json("v2_1/thread.json")["comments"]["data"]]
+             corpus.fixture_json("facebook", "v2_1/post-portoguese.json"),
+             *corpus.fixture_json("facebook", "v2_1/thread.json")["comments"]["data"]]
     for item in items:
         if item.get("from", {}).get("name"):
             names.append(item["from"]["name"])
         if item.get("message"):
             texts.append(item["message"])
-    blns = json.loads((corpus.platform_dir("minimaxir__big-list-of-naughty-strings") / "blns.json").read_text("utf-8"))
-    return sorted(set(names)), texts, [s for s in blns if isinstance(s, str) and s.strip()]
+    return sorted(set(names)), texts, corpus.naughty_strings()
 
 
 def graph_error(code: int, message: str, *, status: int = 400, subcode: int | None = None,
@@ -123,7 +117,7 @@ class GraphFake:
         self._expected: set[str] = set()
         self._seq = itertools.count(1)
         self._clock, self._used = int(time.time()), 0
-        self.names, self.texts, self.hostile = corpus_voices()
+        self.names, self.texts, self.hostile = voices()
 
     # -- life --
 

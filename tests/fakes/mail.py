@@ -1,10 +1,10 @@
-"""Real mail servers on loopback for the email adapter: Dovecot (IMAP with STARTTLS, and IMAPS;
-started once per test process, `mail_dovecot`), aiosmtpd (SMTP submission with AUTH and STARTTLS),
+"""Real mail servers on loopback for the email adapter: IMAP with STARTTLS and IMAPS (Dovecot, else
+pymap; started once per test process, `mail_imap`), aiosmtpd (SMTP submission with AUTH and STARTTLS),
 and a TCP proxy in front of IMAP that injects faults (`mail_proxy`). A self-signed certificate
 serves both; tests trust it through SSL_CERT_FILE.
 
 `FakeMail` follows the fake contract of the other platforms (`tests/fakes/server.py`): one fresh
-Dovecot user per instance, `generate(n)` appends real corpus messages (fresh Message-ID and Date)
+mailbox owner per instance, `generate(n)` appends real messages of tests/fixtures/email (fresh Message-ID and Date)
 and a few realistic customer mails (`mail_messages`), `sent()` lists what the SMTP server accepted.
 Faults: a share of IMAP connections is reset or stalled by the proxy; a share of SMTP sessions gets
 a 421 or 451, is dropped before the message, or loses the server's answer after accepting it ("lost").
@@ -26,8 +26,8 @@ from typing import Any, NamedTuple
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from fakes.mail_dovecot import Dovecot, free_port, shared_dovecot
-from fakes.mail_messages import ADDRESS, answerable, corpus_messages, customer_mails, parsed, restamp
+from fakes.mail_imap import ImapServer, free_port, shared_imap
+from fakes.mail_messages import ADDRESS, answerable, customer_mails, fixture_messages, parsed, restamp
 from fakes.mail_proxy import FaultProxy
 from socialdesk.adapters.email import EmailAdapter
 
@@ -116,7 +116,7 @@ class FakeMail:
     kind = "email"
 
     def __init__(self, *, faults: float = 0.0, seed: int = 0, slow_seconds: float = 1.0,
-                 dovecot: Dovecot | None = None):
+                 server: ImapServer | None = None):
         self.faults = faults
         self.slow_seconds = slow_seconds
         self.faults_injected: Counter[str] = Counter()
@@ -125,7 +125,7 @@ class FakeMail:
         self._rng = random.Random(seed)  # SMTP sessions and Message-IDs
         self._proxy_rng = random.Random(seed + 1)  # IMAP connections (another thread)
         self._lock = threading.Lock()
-        self._dovecot = dovecot
+        self._server = server
         self._generated: list[str] = []
         self._counter = itertools.count(1)
         self.base_url = ""
@@ -133,13 +133,13 @@ class FakeMail:
     # -- life --
 
     def start(self) -> FakeMail:
-        self.dovecot = self._dovecot or shared_dovecot()
-        self.address, self.password = self.dovecot.add_user()
-        self.proxy = FaultProxy(("127.0.0.1", self.dovecot.port), faults=self.faults, rng=self._proxy_rng,
+        self.server = self._server or shared_imap()
+        self.address, self.password = self.server.add_user()
+        self.proxy = FaultProxy(("127.0.0.1", self.server.port), faults=self.faults, rng=self._proxy_rng,
                                 slow_seconds=self.slow_seconds, counter=self.faults_injected).start()
         self.smtp_port = free_port()
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        tls.load_cert_chain(self.dovecot.cert, self.dovecot.key)
+        tls.load_cert_chain(self.server.cert, self.server.key)
         self.controller = Controller(_SmtpHandler(self), hostname="127.0.0.1", port=self.smtp_port,
                                      authenticator=_authenticator(self), auth_require_tls=False, tls_context=tls)
         self.controller.start()
@@ -163,10 +163,10 @@ class FakeMail:
         settings.update(overrides)
         return EmailAdapter(**settings)
 
-    # -- the mailbox, straight to Dovecot (no faults) --
+    # -- the mailbox, straight to the IMAP server (no faults) --
 
     def imap(self) -> imaplib.IMAP4:
-        conn = imaplib.IMAP4("127.0.0.1", self.dovecot.port, timeout=5)
+        conn = imaplib.IMAP4("127.0.0.1", self.server.port, timeout=5)
         conn.login(self.address, self.password)
         return conn
 
@@ -177,6 +177,16 @@ class FakeMail:
             conn.select(mailbox, readonly=True)
             typ, data = conn.uid("FETCH", "1:*", "(FLAGS)")
             return [d.decode() for d in data if isinstance(d, bytes)]
+        finally:
+            conn.logout()
+
+    def uids(self, mailbox: str = "INBOX") -> list[int]:
+        """The UIDs of a mailbox, oldest first (servers number from 1, or from where they like)."""
+        conn = self.imap()
+        try:
+            conn.select(mailbox, readonly=True)
+            typ, data = conn.uid("SEARCH", "ALL")
+            return sorted(int(uid) for uid in data[0].split())
         finally:
             conn.logout()
 
@@ -199,10 +209,10 @@ class FakeMail:
     # -- the fake contract --
 
     def generate(self, n: int, *, private_share: float = 0.25) -> None:
-        """n new customer mails: real corpus messages with a fresh Message-ID and Date, and the
+        """n new customer mails: real messages (tests/fixtures/email) with a fresh Message-ID and Date, and the
         few of `customer_mails` (HTML-only, UTF-8 with emoji, a reply with a quoted tail). Every email is
         private, so `private_share` does not apply."""
-        sources = [raw for raw in corpus_messages() if answerable(raw)] + customer_mails()
+        sources = [raw for raw in fixture_messages() if answerable(raw)] + customer_mails()
         batch, ids = [], []
         for _ in range(n):
             i = next(self._counter)

@@ -1,15 +1,12 @@
-"""A real IMAP server for the email tests: Dovecot on 127.0.0.1 in a temp dir, with STARTTLS and
-IMAPS, a self-signed certificate (openssl, which comes with dovecot-core) for 127.0.0.1/localhost,
-and one passwd-file per user so a test can add a mailbox owner without a reload. One instance per
-test process (`shared_dovecot`)."""
+"""Dovecot for the email tests (see `mail_imap`): on 127.0.0.1 in a temp dir, with STARTTLS and
+IMAPS, a self-signed certificate for 127.0.0.1/localhost, and one passwd-file per user so a test
+can add a mailbox owner without a reload."""
 
 from __future__ import annotations
 
-import atexit
 import itertools
 import os
 import pwd
-import random
 import shutil
 import socket
 import subprocess
@@ -18,16 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-DOVECOT = "/usr/sbin/dovecot"
-INSTALL_HINT = "Dovecot is needed for the email tests: apt-get install dovecot-imapd"
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on at 127.0.0.1 (at the moment of asking)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+from fakes.mail_imap import free_port, mailbox_owner, self_signed
 
 _CONFIG = """\
 protocols = imap
@@ -81,17 +69,14 @@ class Dovecot:
     STARTTLS on `port`, implicit TLS on `imaps_port`, with a self-signed certificate for
     127.0.0.1/localhost (`cert`; trust it with SSL_CERT_FILE)."""
 
-    def __init__(self) -> None:
-        if not os.access(DOVECOT, os.X_OK):
-            raise RuntimeError(f"{DOVECOT} not found. {INSTALL_HINT}")
+    name = "Dovecot"
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
         self.root = Path(tempfile.mkdtemp(prefix="sd-dovecot-"))
         self.root.chmod(0o755)
         self.port, self.imaps_port = free_port(), free_port()
-        self.cert, self.key = self.root / "cert.pem", self.root / "key.pem"
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", str(self.key),
-                        "-out", str(self.cert), "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                       check=True, capture_output=True)
+        self.cert, self.key = self_signed(self.root)
         self.process: subprocess.Popen[bytes] | None = None
         self._users = itertools.count(1)
         self._lock = threading.Lock()
@@ -110,7 +95,7 @@ class Dovecot:
                            login=login))
 
     def start(self) -> Dovecot:
-        self.process = subprocess.Popen([DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")],
+        self.process = subprocess.Popen([self.binary, "-F", "-c", str(self.root / "dovecot.conf")],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 15
         penalty = self.root / "run" / "anvil-auth-penalty"
@@ -152,22 +137,8 @@ class Dovecot:
     def add_user(self) -> tuple[str, str]:
         """A fresh mailbox owner: (address, password)."""
         with self._lock:
-            n = next(self._users)
-        user, password = f"brand{n}@example.com", f"pw-{n}-{random.randrange(10**9)}"
+            user, password = mailbox_owner(next(self._users))
         home = self.root / "mail" / user
         (self.root / "users" / user).write_text(f"{user}:{{PLAIN}}{password}:{self.uid}:{self.gid}::{home}::\n")
         return user, password
 
-
-_shared: Dovecot | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_dovecot() -> Dovecot:
-    """The Dovecot of this test process: started on first use, stopped at exit."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = Dovecot().start()
-            atexit.register(_shared.stop)
-        return _shared

@@ -1,5 +1,6 @@
 """Mail for the email tests: CPython's email test corpus (real-world messages, mostly 2001-era
-list traffic) as a delivery agent stores it, mails written as customers send them today, and
+list traffic; the whole of it in the shared corpus, a few in tests/fixtures/email) as a delivery
+agent stores it, mails written as customers send them today, and
 helpers to compose, restamp and parse messages."""
 
 from __future__ import annotations
@@ -68,15 +69,20 @@ def delivered(raw: bytes) -> bytes:
     return raw
 
 
+def fixture_files() -> list[Path]:
+    """The project's copies of a few of those messages (tests/fixtures/email)."""
+    return sorted(corpus.fixture_dir("email").glob("*.txt"))
+
+
 @functools.cache
-def _corpus_messages() -> tuple[bytes, ...]:
-    return tuple(raw for raw in (delivered(p.read_bytes()) for p in corpus_files())
+def _fixture_messages() -> tuple[bytes, ...]:
+    return tuple(raw for raw in (delivered(p.read_bytes()) for p in fixture_files())
                  if isinstance(parse_message(raw), Inbound))
 
 
-def corpus_messages() -> list[bytes]:
-    """The corpus messages the adapter turns into customer messages (those with a sender)."""
-    return list(_corpus_messages())
+def fixture_messages() -> list[bytes]:
+    """The fixture messages the adapter turns into customer messages (those with a sender)."""
+    return list(_fixture_messages())
 
 
 def answerable(raw: bytes) -> bool:

@@ -10,7 +10,8 @@ privately only to users who have started the bot (403 otherwise); a group upgrad
 supergroup answers 400 with `migrate_to_chat_id`. Flood control comes as injected 429 faults
 with Telegram's body (`parameters.retry_after`, no Retry-After header).
 
-Customers' messages are built from the corpus's real Message shapes (private chat and forum
+Customers' messages are built from the real Message shapes logged by OpenIntegrations (copies in
+tests/fixtures/telegram; the whole set is in the shared corpus) (private chat and forum
 supergroup layouts, photo with caption, topic messages that "reply" to the topic's creation
 message), with the corpus's real texts and names plus real hostile strings, fresh ids and times.
 """
@@ -24,6 +25,7 @@ import re
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import corpus
@@ -57,15 +59,20 @@ def flood() -> Reply:
     return envelope(429, "Too Many Requests: retry after 1", retry_after=1)
 
 
-def load(name: str) -> Any:
-    """One logged Bot API answer from the corpus (leading whitespace and all)."""
-    path = corpus.platform_dir(FOLDER) / TELEGRAM / name
-    return json.loads(path.read_text("utf-8"))
+def recorded() -> Path:
+    """The shared corpus's folder of logged Bot API answers (all of them)."""
+    return corpus.platform_dir(FOLDER) / TELEGRAM
 
 
-def corpus_messages() -> list[tuple[str, dict[str, Any]]]:
-    """Every Message object in the Telegram logs, with where it was found, nested ones included
-    (reply_to_message, pinned_message)."""
+def load(name: str, folder: Path | None = None) -> Any:
+    """One logged Bot API answer (leading whitespace and all), from tests/fixtures/telegram unless
+    another folder is given."""
+    return json.loads(((folder or corpus.fixture_dir("telegram")) / name).read_text("utf-8"))
+
+
+def logged_messages(folder: Path | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """Every Message object in the logs (tests/fixtures/telegram unless another folder is given),
+    with where it was found, nested ones included (reply_to_message, pinned_message)."""
     found: list[tuple[str, dict[str, Any]]] = []
 
     def walk(obj: Any, where: str) -> None:
@@ -78,7 +85,7 @@ def corpus_messages() -> list[tuple[str, dict[str, Any]]]:
             for i, value in enumerate(obj):
                 walk(value, f"{where}[{i}]")
 
-    for path in sorted((corpus.platform_dir(FOLDER) / TELEGRAM).glob("*.log")):
+    for path in sorted((folder or corpus.fixture_dir("telegram")).glob("*.log")):
         walk(json.loads(path.read_text("utf-8")), path.name)
     return found
 
@@ -198,12 +205,10 @@ class FakeTelegram:
         self.private_chat = sent["chat"]
         self.service_shapes = [u["message"] for u in updates if "message" in u]
         topic = next(m for m in self.service_shapes if "forum_topic_created" in m)
-        self.texts = [m.get("text") or m.get("caption") for _, m in corpus_messages()
+        self.texts = [m.get("text") or m.get("caption") for _, m in logged_messages()
                       if m.get("text") or m.get("caption")]
         self.texts += [topic["forum_topic_created"]["name"], load("ОтправитьОпрос.log")["result"]["poll"]["question"]]
-        blns = json.loads((corpus.platform_dir("minimaxir__big-list-of-naughty-strings") / "blns.json")
-                          .read_text("utf-8"))
-        self.hostile = [s for s in blns if isinstance(s, str) and s.strip()]
+        self.hostile = corpus.naughty_strings()
         contact = load("ОтправитьКонтакт.log")["result"]["contact"]
         self.people = [{k: self.private_chat[k] for k in ("first_name", "last_name", "username")},
                        {"first_name": contact["first_name"], "last_name": contact["last_name"]}]

@@ -1,10 +1,12 @@
-"""The world FakeX serves: X users (real names and handles from the tweepy corpus), posts with
+"""The world FakeX serves: X users (real names and handles from tweepy's recordings, in
+tests/fixtures/x), posts with
 their edit histories and X's escaping, DM events, and which customer messages were generated
 (the fake contract's `expected_ids`) and who has been answered by DM."""
 
 from __future__ import annotations
 
 import functools
+import json
 import random
 import re
 import threading
@@ -25,18 +27,19 @@ BRAND = {"id": "1072250532645998596", "name": "Tweepy Testing", "username": "Twe
 
 
 @functools.cache
-def corpus_material() -> tuple[tuple[str, ...], tuple[str, ...], tuple[dict[str, str], ...]]:
-    """(mention texts, other post texts, users) from the tweepy cassettes: real v2 payloads."""
+def material() -> tuple[tuple[str, ...], tuple[str, ...], tuple[dict[str, str], ...]]:
+    """(mention texts, other post texts, users) from recorded v2 answers (tests/fixtures/x)."""
     mentions: dict[str, str] = {}
     others: dict[str, str] = {}
     users: dict[str, dict[str, str]] = {}
-    for inter, body in corpus.json_bodies("tweepy__tweepy"):
+    for path in sorted(corpus.fixture_dir("x").glob("*.json")):
+        body = json.loads(path.read_text("utf-8"))
         data = body.get("data") if isinstance(body, dict) else None
         for obj in [data] if isinstance(data, dict) else data if isinstance(data, list) else []:
             if not isinstance(obj, dict):
                 continue
             if "edit_history_tweet_ids" in obj and isinstance(obj.get("text"), str):
-                target = mentions if "/mentions" in inter.request["uri"] else others
+                target = mentions if "mentions" in path.name else others
                 target.setdefault(obj["id"], unescape(obj["text"]))
             elif isinstance(obj.get("username"), str) and obj["id"] != BRAND["id"]:
                 users.setdefault(obj["id"], {k: obj[k] for k in ("id", "name", "username")})
@@ -59,7 +62,7 @@ class XWorld:
         self._by_name = {BRAND["username"].lower(): BRAND["id"]}
         self._customers = 0
         self._last_id = 0
-        self._texts, self._others, self._people = corpus_material()
+        self._texts, self._others, self._people = material()
 
     def _next_id(self, at: datetime | None = None) -> str:
         with self._lock:
@@ -73,7 +76,7 @@ class XWorld:
                 "listed_count": followers // 50}
 
     def customer(self) -> str:
-        """A new customer, with a real name and handle from the corpus (a fresh id when reused)."""
+        """A new customer, with a real name and handle from the recordings (a fresh id when reused)."""
         with self._lock:
             n, self._customers = self._customers, self._customers + 1
             base = self._people[n % len(self._people)]
