@@ -53,6 +53,7 @@ NOTIFICATIONS = "/api/v1/notifications"
 STATUSES = "/api/v1/statuses"
 VERIFY_CREDENTIALS = "/api/v1/accounts/verify_credentials"
 FIND_PAGES = 25  # find_sent reads at most the brand's 1,000 newest statuses (40 a page)
+LOOKUP_TRIES = 3  # a find_sent page that fails (a reset, a 5xx) is read again at once, up to this many times
 
 
 def parse_rate(headers: Mapping[str, str]) -> RateLimit | None:
@@ -139,6 +140,17 @@ class MastodonAdapter:
                 retryable=True,
             )
         return body, response
+
+    def _read_again(self, url: str, params: Any, what: str) -> tuple[list[Any], httpx.Response]:
+        """A page of a look-up, tried up to LOOKUP_TRIES times: reading twice changes nothing, and a
+        look-up that walks many pages must not fail the reply for one lost page."""
+        for attempt in range(1, LOOKUP_TRIES + 1):
+            try:
+                return self._get_list(url, params, what)
+            except AdapterError as exc:
+                if not exc.retryable or exc.retry_after or attempt == LOOKUP_TRIES:
+                    raise
+        raise AssertionError("unreachable")
 
     def _next_url(self, response: httpx.Response, rel: str) -> str | None:
         url = parse_link(response.headers.get("link")).get(rel)
@@ -281,7 +293,7 @@ class MastodonAdapter:
         url: str | None = f"/api/v1/accounts/{self.account_id()}/statuses"
         params: Any = [("limit", "40")]
         for _ in range(self.find_pages):
-            statuses, response = self._get_list(str(url), params, what)
+            statuses, response = self._read_again(str(url), params, what)
             for status in statuses:
                 if not isinstance(status, dict):
                     continue

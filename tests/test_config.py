@@ -370,7 +370,7 @@ def test_keymap_refuses_a_binding_id_no_screen_has(tmp_path: Path) -> None:
     message = error_of(tmp_path, '[keymap]\n"queue.open" = "enter"\n"queue.opne" = "o"\n')
     assert message == "bad.toml:3: keymap.\"queue.opne\": unknown binding id (did you mean 'queue.open'?)"
     message = error_of(tmp_path, '[keymap]\nzzz = "o"\n')
-    assert message.startswith("bad.toml:2: keymap.zzz: unknown binding id (known: app.help, app.quit, ")
+    assert message.startswith("bad.toml:2: keymap.zzz: unknown binding id (known: act.apply_to_marked, ")
 
 
 def test_the_binding_registry_is_every_screens_binding_ids() -> None:
