@@ -22,14 +22,6 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from socialdesk.adapters.base import Inbound, Page
-from socialdesk.adapters.mastodon import parse_notification
-from socialdesk.adapters.simulator.traffic import notifications
-from socialdesk.config import Config
-from socialdesk.rules.clusters import ClusterIndex
-from socialdesk.services.ingest import ChannelRef, Ingestor
-from socialdesk.services.rules import build_ruleset
-from socialdesk.store import commands
 from socialdesk.store.db import open_store
 from socialdesk.store.models import Conversation
 
@@ -57,6 +49,12 @@ def build(url: str, n: int, *, days: int = 90, quiet: bool = False) -> tuple[ses
     have = conversations(sessions)
     if have >= n:
         return sessions, 0.0
+    # The parser, the rules (sentiment, language) and the simulator are loaded only to build: a
+    # benchmark that finds its store measures the TUI's memory, not the builder's.
+    from socialdesk.config import Config
+    from socialdesk.rules.clusters import ClusterIndex
+    from socialdesk.services.rules import build_ruleset
+
     rules = build_ruleset(Config())
     clusters = ClusterIndex()
     started = time.perf_counter()
@@ -72,6 +70,12 @@ def build(url: str, n: int, *, days: int = 90, quiet: bool = False) -> tuple[ses
 
 def _fill(sessions, rules, clusters, mentions: int, days: int, made: int, started: float, quiet: bool) -> int:
     """`mentions` more mentions over the channels, spread over the last `days` days."""
+    from socialdesk.adapters.base import Inbound, Page
+    from socialdesk.adapters.mastodon import parse_notification
+    from socialdesk.adapters.simulator.traffic import notifications
+    from socialdesk.services.ingest import ChannelRef, Ingestor
+    from socialdesk.store import commands
+
     now = datetime.now(UTC)
     per_channel = mentions // len(CHANNELS) + 1
     gap = days * 86400 / per_channel

@@ -45,6 +45,7 @@ from socialdesk.screens.widgets import QueueList  # noqa: E402
 from socialdesk.services.commands import DeskSettings  # noqa: E402
 from socialdesk.services.desk import Desk  # noqa: E402
 from socialdesk.services.query import parse  # noqa: E402
+from socialdesk.store.db import READER_CACHE_MB, open_store  # noqa: E402
 
 _spec = spec_from_file_location("bigstore", BENCH / "bigstore.py")
 bigstore = module_from_spec(_spec)
@@ -195,6 +196,7 @@ def main() -> int:
     sessions, seconds = bigstore.build(url, args.n)
     print(f"queue.conversations {bigstore.conversations(sessions)} conversations")
     print(f"queue.build_s {seconds:.0f} s")
+    _, sessions = open_store(url, migrate=False, cache_mb=READER_CACHE_MB)  # as the TUI opens it
     desk = Desk(sessions, "bench-supervisor", role="supervisor",
                 settings=DeskSettings({}, require_resolution_code=False, confirm_above=10**9))
     figures = asyncio.run(drive(desk, url))

@@ -39,7 +39,8 @@ from socialdesk.text import terminal_safe
 if TYPE_CHECKING:
     from socialdesk.services.desk import Desk
 
-COUNT_EVERY = 3.0  # seconds between two counts while the store keeps changing
+COUNT_EVERY = 3.0  # seconds between two counts while the store keeps changing…
+COUNT_COST_FACTOR = 100  # …or a hundred times what the last count took, if that is longer
 VIEW_KEYS = [Binding(str(n), f"view({n})", f"View {n}", show=False, id=f"queue.view_{n}") for n in range(1, 10)]
 
 
@@ -80,6 +81,7 @@ class QueueScreen(ActingScreen):
         self._total: int | None = None
         self._counted_filter: QueueFilter | None = None
         self._counted_at = 0.0
+        self._count_seconds = 0.0
         self._count_timer = None
         self._range_from: int | None = None
 
@@ -119,10 +121,12 @@ class QueueScreen(ActingScreen):
         the row just above the window, and keeps the cursor's row."""
         queue_list = self.queue_list
         height = max(queue_list.size.height, 24)
-        offset = max(0, int(queue_list.scroll_y) - height) if live else 0
+        offset = int(queue_list.scroll_y) if live else 0
         after = queue_list.row_at(offset - 1) if offset else None
         keep = queue_list.highlighted if live else None
-        self._reload(self.filter, offset, 3 * height, after, keep.id if keep else None)
+        # A live reload fetches what is on screen (the list asks for more as it scrolls); a new
+        # view fetches a screen either side too.
+        self._reload(self.filter, offset, height + 2 if live else 3 * height, after, keep.id if keep else None)
         self._schedule_count(at_once=not live)
 
     @work(thread=True, exclusive=True, group="queue-reload", exit_on_error=False)
@@ -145,7 +149,9 @@ class QueueScreen(ActingScreen):
         self._show_summary()
 
     def _schedule_count(self, at_once: bool) -> None:
-        wait = COUNT_EVERY - (time.monotonic() - self._counted_at)
+        # Counting a big view costs more than drawing it: while the store keeps changing, count
+        # at most every COUNT_EVERY seconds, and less often when a count is slow.
+        wait = max(COUNT_EVERY, COUNT_COST_FACTOR * self._count_seconds) - (time.monotonic() - self._counted_at)
         if at_once or wait <= 0:
             self._count_now()
         elif self._count_timer is None:
@@ -160,7 +166,10 @@ class QueueScreen(ActingScreen):
 
     @work(thread=True, exclusive=True, group="queue-count", exit_on_error=False)
     def _count(self, flt: QueueFilter) -> None:
-        self.post_message(QueueCounted(flt, self.desk.queue_count(flt)))
+        started = time.perf_counter()
+        total = self.desk.queue_count(flt)
+        self._count_seconds = time.perf_counter() - started
+        self.post_message(QueueCounted(flt, total))
 
     @on(QueueCounted)
     def _counted(self, message: QueueCounted) -> None:

@@ -175,9 +175,13 @@ def no_channels_hint(config) -> str | None:
 
 def run_tui(config, runtime, agent: str, title: str = "socialdesk", role: str | None = None) -> int:
     from socialdesk.app import SocialdeskApp
+    from socialdesk.store.db import READER_CACHE_MB, open_store
 
     runtime.start()
-    desk = runtime.desk(agent, role)
+    # The screens read through connections of their own with a small page cache: a TUI that
+    # browses a million conversations stays small (the pollers keep their big cache).
+    screen_engine, screen_sessions = open_store(config.store.effective_url, migrate=False, cache_mb=READER_CACHE_MB)
+    desk = runtime.desk(agent, role, sessions=screen_sessions)
     hint = no_channels_hint(config)
     try:
         desk.set_availability("available")  # routing now gives this agent new conversations
@@ -187,6 +191,7 @@ def run_tui(config, runtime, agent: str, title: str = "socialdesk", role: str | 
         logging.getLogger(__name__).info("stopping")
         desk.set_availability("offline")
         runtime.stop()
+        screen_engine.dispose()
     return 0
 
 

@@ -15,14 +15,19 @@ _write_locks: dict[str, threading.Lock] = {}
 _write_locks_guard = threading.Lock()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for a `sqlite:///…` file or a `postgresql+psycopg://…` server."""
+WRITER_CACHE_MB = 64  # pollers and ingest: a bigger page cache keeps the indexes hot
+READER_CACHE_MB = 8  # a TUI's screens: a few pages of a million-row queue, per connection
+
+
+def make_engine(url: str, *, cache_mb: int = WRITER_CACHE_MB) -> Engine:
+    """An engine for a `sqlite:///…` file or a `postgresql+psycopg://…` server. `cache_mb`: the
+    SQLite page cache of each pooled connection (each fills up to it as it reads)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", lambda dbapi_conn, _record: _sqlite_pragmas(dbapi_conn, cache_mb))
         # SQLAlchemy's documented pysqlite recipe: emit BEGIN ourselves so transactions (and
         # SAVEPOINTs) behave. Every write transaction starts by bumping the change counter
         # (store.audit.begin_write), which takes the write lock before anything is read.
@@ -33,16 +38,16 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_pragmas(dbapi_conn, cache_mb: int) -> None:
     dbapi_conn.isolation_level = None  # let the "begin" listener issue BEGIN itself
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
-    # A bigger page cache keeps the indexes hot during ingest; checkpointing every ~16 MB of WAL
-    # instead of 4 MB means fewer fsyncs under a spike (PERFORMANCE.md: checkpoint after bulk work).
-    cur.execute("PRAGMA cache_size=-65536")
+    # Checkpointing every ~16 MB of WAL instead of 4 MB means fewer fsyncs under a spike
+    # (PERFORMANCE.md: checkpoint after bulk work).
+    cur.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
     cur.execute("PRAGMA wal_autocheckpoint=4000")
     cur.close()
 
@@ -114,8 +119,9 @@ def check_writable(engine: Engine) -> None:
             raise ReadOnlyStore("the server accepts only read-only transactions")
 
 
-def open_store(url: str, *, migrate: bool = True) -> tuple[Engine, sessionmaker[Session]]:
-    engine = make_engine(url)
+def open_store(url: str, *, migrate: bool = True,
+               cache_mb: int = WRITER_CACHE_MB) -> tuple[Engine, sessionmaker[Session]]:
+    engine = make_engine(url, cache_mb=cache_mb)
     if migrate:
         upgrade(engine)
     return engine, make_sessions(engine)

@@ -218,21 +218,21 @@ def rows_for(session: Session, ids: list[int]) -> list[QueueRow]:
                Contact.handle, Contact.display_name, Contact.followers,
                func.coalesce(Customer.key_customer, False), Conversation.snippet, assignee.name,
                Conversation.message_count, Conversation.private, Conversation.version, team.name,
-               Conversation.cluster_id)
+               Conversation.cluster_id, Cluster.size)
         .join(Channel, Channel.id == Conversation.channel_id)
         .join(Contact, Contact.id == Conversation.contact_id)
         .outerjoin(Customer, Customer.id == Contact.customer_id)
         .outerjoin(assignee, assignee.id == Conversation.assignee_id)
         .outerjoin(team, team.id == Conversation.team_id)
+        .outerjoin(Cluster, Cluster.id == Conversation.cluster_id)
         .where(Conversation.id.in_(ids)))}
     tags = tags_for(session, ids)
-    clusters = _cluster_sizes(session, {r[18] for r in details.values() if r[18] is not None})
     outbox = _outbox_states(session, ids)
     return [QueueRow(id=r[0], priority=r[1], status=r[2], published_at=r[3], assigned_at=r[4],
                      sla_due_at=r[5], channel=r[6], channel_kind=r[7], author_handle=r[8],
                      author_name=r[9], followers=r[10], key_customer=bool(r[11]), snippet=r[12],
                      tags=tags.get(r[0], ()), assignee=r[13], message_count=r[14], private=r[15],
-                     version=r[16], team=r[17], cluster_id=r[18], cluster_size=clusters.get(r[18], 0),
+                     version=r[16], team=r[17], cluster_id=r[18], cluster_size=r[19] or 0,
                      outbox=outbox.get(r[0]))
             for r in (details[i] for i in ids if i in details)]
 
@@ -246,12 +246,6 @@ def tags_for(session: Session, ids: list[int]) -> dict[int, tuple[str, ...]]:
         .where(conversation_tags.c.conversation_id.in_(ids)).order_by(Tag.name)):
         found[cid].append(name)
     return {cid: tuple(names) for cid, names in found.items()}
-
-
-def _cluster_sizes(session: Session, clusters: set[int]) -> dict[int, int]:
-    if not clusters:
-        return {}
-    return dict(session.execute(select(Cluster.id, Cluster.size).where(Cluster.id.in_(clusters))).all())
 
 
 def _outbox_states(session: Session, ids: list[int]) -> dict[int, str]:

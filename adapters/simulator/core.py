@@ -24,6 +24,7 @@ from .traffic import BRAND_ID, Traffic, snowflake, text_to_html
 
 MAX_CHARACTERS = 500
 VISIBILITIES = ("public", "unlisted", "private", "direct")
+INCIDENT_SHARE = 0.3  # in a spike, this share of mentions is about the incident that caused it
 GET_FAULTS = ("500", "429", "truncated", "dropped", "slow")
 # A POST fault never loses a recorded status silently: it fails before recording (500, 429), or
 # records and then loses the response ("lost": the client must retry with its Idempotency-Key).
@@ -184,6 +185,8 @@ class Simulator:
                 str(self._next_notification), self.traffic.iso_ms(ms), brand_status
             )
             self._store_notification(other)
+        if self.spike and not kwargs and self.traffic.rng.random() < INCIDENT_SHARE:
+            kwargs = {"incident": True}
         notification = self.traffic.mention(
             str(self._next_notification), self._next_status_id(ms), ms, **kwargs
         )

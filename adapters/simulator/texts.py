@@ -183,6 +183,17 @@ FOLLOWUPS: dict[str, list[str]] = {
     "ja": ["ありがとうございます、解決しました！", "まだ解決していません。", "DMを送りました。"],
 }
 
+# A spike's cause: one incident that many people write about at once. A copy-paste campaign
+# (the same text, a different ending) and the same complaint in other words: incident clusters.
+INCIDENT = [
+    "I was charged twice for my Acme subscription this month. Refund now! #AcmeRefundNow",
+    "I was charged twice for my Acme subscription this month. Refund now! #AcmeRefundNow",
+    "I was charged twice for my Acme subscription this month. Refund now! #AcmeRefundNow",
+    "Acme charged my card twice for the subscription?! I want a refund #AcmeRefundNow",
+    "double charge on my Acme subscription again, refund please #AcmeRefundNow",
+]
+INCIDENT_ENDINGS = ["", " 😡", " !!!", " +1", " same here", " 🙄", " RT if you too"]
+
 NOISE = [
     "RT @{brand}: Our spring sale starts today — up to 40% off: {product} and more!",
     "RT @{brand}: We're hiring support agents in {city}",

@@ -264,8 +264,10 @@ class Traffic:
         in_reply_to: tuple[str, str] | None = None,
         visibility: str | None = None,
         followup: bool = False,
+        incident: bool = False,
     ) -> dict[str, Any]:
-        """One customer status mentioning the brand. `in_reply_to` is (status id, account id)."""
+        """One customer status mentioning the brand. `in_reply_to` is (status id, account id);
+        `incident`: about the spike's incident (texts.INCIDENT), in public."""
         rnd = self.rng.random
         if author is None:
             author = self.authors[bisect.bisect(self._cum, rnd() * self._total)]
@@ -274,9 +276,14 @@ class Traffic:
             lang = "en"
         if visibility is None:
             r = rnd()
-            visibility = "direct" if r < DM_SHARE else "unlisted" if r > 0.87 else "public"
+            visibility = "public" if incident else "direct" if r < DM_SHARE else "unlisted" if r > 0.87 else "public"
         mention = self._brand_mention
-        if followup:
+        if incident:
+            lang = "en"
+            ending = texts.INCIDENT_ENDINGS[int(rnd() * len(texts.INCIDENT_ENDINGS))]
+            body = _render(texts.INCIDENT[int(rnd() * len(texts.INCIDENT))] + ending)
+            content = f"<p>{mention} {body}</p>"
+        elif followup:
             pool = self._followups[lang]
             body = self._fill(pool[int(rnd() * len(pool))], lang)
             content = f"<p>{mention} {body}</p>"

@@ -117,18 +117,31 @@ class QueueList(ScrollView, can_focus=True):
         self._in_flight = None
         if total is None:
             total = self._guess_total(offset, len(rows), limit, reset)
-        self.total = total
-        self._entries = {offset + i: safe_row(row) for i, row in enumerate(rows)}
-        for row in rows:  # marks follow the rows as they change
-            if row.id in self.marked:
+        old, self._entries = self._entries, {}
+        changed: list[int] = []
+        for i, row in enumerate(rows):  # a row that did not change keeps its prepared cells
+            kept = old.get(offset + i)
+            self._entries[offset + i] = kept if kept is not None and kept.row == row else safe_row(row)
+            if self._entries[offset + i] is not kept:
+                changed.append(offset + i)
+            if row.id in self.marked:  # marks follow the rows as they change
                 self.marked[row.id] = row.version
-        self.virtual_size = Size(0, total + 1)
+        resized = total != self.total
+        self.total = total
+        if resized:
+            self.virtual_size = Size(0, total + 1)
         if reset:
             self.scroll_to(y=0, animate=False)
         fallback = 0 if reset else self.cursor
         target = next((offset + i for i, row in enumerate(rows) if row.id == keep_id), fallback)
         self.move_to(target, force_event=True)
-        self.refresh()
+        if reset or resized:
+            self.refresh()
+        else:  # only the lines whose row changed
+            top = int(self.scroll_y)
+            for index in changed:
+                if top <= index < top + self.size.height:
+                    self.refresh_line(index - top + 1)
 
     def _guess_total(self, offset: int, count: int, limit: int, reset: bool) -> int:
         """Before the count: a window that came back short ends the queue; a full one says

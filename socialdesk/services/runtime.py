@@ -149,12 +149,13 @@ class Runtime:
                                     adapter.capabilities.length_counting, adapter.capabilities)
                 for name, adapter in self.adapters.items()}
 
-    def desk(self, agent: str, role: str | None = None) -> Desk:
-        """The Desk for a signed-in agent, with this runtime's rules and channel limits."""
+    def desk(self, agent: str, role: str | None = None, sessions: sessionmaker[Session] | None = None) -> Desk:
+        """The Desk for a signed-in agent, with this runtime's rules and channel limits (on
+        `sessions` of its own, or the runtime's)."""
         hours = opening_hours(self.config)
         settings = DeskSettings(dict(self.config.resolution_codes), self.config.desk.require_resolution_code,
                                 self.config.desk.confirm_above, self.config.known_tags())
-        return Desk(self.sessions, agent, limits=self.limits(), rules=self.rules, settings=settings,
+        return Desk(sessions or self.sessions, agent, limits=self.limits(), rules=self.rules, settings=settings,
                     views=dict(self.config.views),
                     role=role,
                     brand=", ".join(self.config.rules.brand_handles), opening_hours=hours.describe() if hours else "",
