@@ -10,20 +10,21 @@ incident clusters) and the store, page by page, as the poller does.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/queue.py would shadow the standard library's `queue` for any script run from bench/.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import gc
 import os
-import sys
+import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
-
-from socialdesk.store.db import open_store
-from socialdesk.store.models import Conversation
+from socialdesk.store.db import open_reader, open_store  # noqa: F401 (open_reader for the benches)
 
 CHANNELS = ("sim-eu", "sim-us", "sim-apac")
 PAGE = 1000
@@ -38,34 +39,37 @@ def bench_url(n: int) -> str:
     return os.environ.get("SOCIALDESK_BENCH_DATABASE_URL") or default_url(n)
 
 
-def conversations(sessions: sessionmaker[Session]) -> int:
-    with sessions() as s:
-        return s.execute(select(func.count()).select_from(Conversation)).scalar_one()
+def conversations(url: str) -> int:
+    """How many conversations the store holds (0 when there is none yet), counted in another
+    process: reading every page of a million rows would otherwise sit in this one's memory."""
+    code = ("import sys; from sqlalchemy import text; from socialdesk.store.db import open_store; "
+            "s = open_store(sys.argv[1])[1]; print(s().execute(text('SELECT count(*) FROM conversations')).scalar())")
+    return int(subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, check=True).stdout)
 
 
-def build(url: str, n: int, *, days: int = 90, quiet: bool = False) -> tuple[sessionmaker[Session], float]:
-    """Open the store at `url` and fill it up to `n` conversations; (sessions, seconds spent)."""
-    engine, sessions = open_store(url)
-    have = conversations(sessions)
+def build(url: str, n: int, *, days: int = 90, quiet: bool = False) -> float:
+    """Fill the store at `url` up to `n` conversations (creating it, migrating it); the seconds
+    spent (0 when it was there already)."""
+    have = conversations(url)
     if have >= n:
-        return sessions, 0.0
-    # The parser, the rules (sentiment, language) and the simulator are loaded only to build: a
-    # benchmark that finds its store measures the TUI's memory, not the builder's.
+        return 0.0
+    # The parser, the rules (sentiment, language) and the simulator are loaded only to build.
     from socialdesk.config import Config
     from socialdesk.rules.clusters import ClusterIndex
     from socialdesk.services.rules import build_ruleset
 
+    engine, sessions = open_store(url)
     rules = build_ruleset(Config())
     clusters = ClusterIndex()
     started = time.perf_counter()
     made = 0
     while have < n:  # replies and DMs join earlier conversations: top up until there are n
         made += _fill(sessions, rules, clusters, int((n - have) * 1.3) + len(CHANNELS), days, made, started, quiet)
-        have = conversations(sessions)
+        have = conversations(url)
     if not quiet:
         print(file=sys.stderr)
     engine.dispose()
-    return sessions, time.perf_counter() - started
+    return time.perf_counter() - started
 
 
 def _fill(sessions, rules, clusters, mentions: int, days: int, made: int, started: float, quiet: bool) -> int:
@@ -108,8 +112,8 @@ def main() -> int:
     parser.add_argument("--url", default=None)
     args = parser.parse_args()
     url = args.url or bench_url(args.n)
-    sessions, seconds = build(url, args.n)
-    print(f"store.conversations {conversations(sessions)} conversations")
+    seconds = build(url, args.n)
+    print(f"store.conversations {conversations(url)} conversations")
     print(f"store.build_s {seconds:.0f} s")
     return 0
 

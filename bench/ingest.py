@@ -4,7 +4,8 @@ the raw sqlite3 `executemany` of the same message rows as the floor to compare w
     python bench/ingest.py [--n 200000] [--batch 1000] [--url postgresql+psycopg://…]
 
 Prints one figure per line as `<name> <value> <unit>`:
-    ingest.rate            end-to-end mentions/s (parse Mastodon JSON, clean, classify, store)
+    ingest.rate            end-to-end mentions/s (parse Mastodon JSON, clean, classify, cluster, store)
+    ingest.rate_without_clusters  the same with incident clusters off (no signature, no index)
     ingest.raw_sqlite_rate rows/s for a bare executemany into a table of the same columns
     ingest.ratio           end-to-end rate as a fraction of the raw rate
     ingest.rate_without_sentiment  the same without vaderSentiment (the costliest rule)
@@ -12,19 +13,24 @@ Prints one figure per line as `<name> <value> <unit>`:
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/queue.py would shadow the standard library's `queue` for any script run from bench/.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import gc
 import sqlite3
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from socialdesk.adapters.base import Inbound, Page
 from socialdesk.adapters.mastodon import parse_notification
 from socialdesk.adapters.simulator.traffic import notifications
 from socialdesk.config import Config
+from socialdesk.rules.clusters import ClusterIndex
 from socialdesk.services.rules import build_ruleset
 from socialdesk.services.ingest import ChannelRef, Ingestor
 from socialdesk.store import commands
@@ -43,7 +49,8 @@ def pages(payloads: list[dict], batch: int) -> Iterator[Page]:
                    skipped=[m for m in parsed if not isinstance(m, Inbound)])
 
 
-def end_to_end(payloads: list[dict], url: str, batch: int, *, sentiment: bool = True) -> tuple[float, int, list]:
+def end_to_end(payloads: list[dict], url: str, batch: int, *, sentiment: bool = True,
+               clusters: bool = True) -> tuple[float, int, list]:
     """The poller's own steps (prepare, then store, page by page) with the default rules (keyword
     tables, noise, privacy scan, priority, language, and sentiment unless told otherwise). The
     poller prepares a page ahead in a thread to overlap the network; with no network here that
@@ -51,8 +58,8 @@ def end_to_end(payloads: list[dict], url: str, batch: int, *, sentiment: bool = 
     engine, sessions = open_store(url)
     with sessions.begin() as s:
         channel_id = commands.ensure_channel(s, "bench", "simulator")
-    ingestor = Ingestor(sessions, build_ruleset(Config(), sentiment=sentiment),
-                        ChannelRef(channel_id, "bench", "simulator"))
+    ingestor = Ingestor(sessions, build_ruleset(Config(), sentiment=sentiment, clusters=clusters),
+                        ChannelRef(channel_id, "bench", "simulator"), clusters=ClusterIndex() if clusters else None)
     started = time.perf_counter()
     stored = 0
     rows = []  # the same rows for the raw comparison, as plain tuples (cheap for the collector)
@@ -96,6 +103,8 @@ def main() -> int:
         elapsed, stored, rows = end_to_end(payloads, url, args.batch)
         raw_elapsed = raw_sqlite(rows, Path(tmp) / "raw.db")
         if args.url is None:
+            unclustered_elapsed, unclustered_stored, _ = end_to_end(
+                payloads, f"sqlite:///{Path(tmp) / 'unclustered.db'}", args.batch, clusters=False)
             plain_elapsed, plain_stored, _ = end_to_end(payloads, f"sqlite:///{Path(tmp) / 'plain.db'}", args.batch,
                                                         sentiment=False)
     rate = stored / elapsed
@@ -105,6 +114,7 @@ def main() -> int:
     print(f"ingest.raw_sqlite_rate {raw_rate:.0f} rows/s")
     print(f"ingest.ratio {rate / raw_rate:.3f} x")
     if args.url is None:
+        print(f"ingest.rate_without_clusters {unclustered_stored / unclustered_elapsed:.0f} mentions/s")
         print(f"ingest.rate_without_sentiment {plain_stored / plain_elapsed:.0f} mentions/s")
     return 0
 

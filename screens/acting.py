@@ -11,16 +11,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from socialdesk.screens.base import DeskScreen
+from socialdesk.screens.confirm import Confirm
+from socialdesk.screens.messages import (
+    CommandDone,
+    CommandRefused,
+    NeedsConfirm,
+    Undone,
+    WordsLoaded,
+)
+from socialdesk.screens.widgets.command_line import CommandLine
 from textual import on, work
 from textual.binding import Binding
 
-from socialdesk.screens.base import DeskScreen
-from socialdesk.screens.confirm import Confirm
-from socialdesk.screens.messages import CommandDone, CommandRefused, NeedsConfirm, Undone, WordsLoaded
-from socialdesk.screens.widgets.command_line import CommandLine
 from socialdesk.services.command_line import Line, Words, parse_line
-from socialdesk.services.commands import Assign, Command, Outcome, Refused, Selection, describe
+from socialdesk.services.commands import (
+    Assign,
+    Command,
+    Outcome,
+    Refused,
+    Selection,
+    describe,
+)
+from socialdesk.services.memory import give_back
 from socialdesk.text import terminal_safe
+
+BIG_COMMAND = 1000  # conversations: after a command this big, memory goes back to the system
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,7 @@ class ActingScreen(DeskScreen):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.on_marked = False  # set by `;` for the next command
+        self._words_asked = False
 
     # What the subclass says --------------------------------------------------------------------
     def target(self) -> Target | None:
@@ -67,9 +84,11 @@ class ActingScreen(DeskScreen):
         """The command finished (marks follow their conversations' new versions, …)."""
 
     # Command line -------------------------------------------------------------------------------
-    def on_mount(self) -> None:
-        super().on_mount()
-        self._load_words()
+    def load_words(self) -> None:
+        """Read the names to complete, once (after the screen's first rows: never before them)."""
+        if not self._words_asked:
+            self._words_asked = True
+            self._load_words()
 
     @work(thread=True, exclusive=True, group="act-words", exit_on_error=False)
     def _load_words(self) -> None:
@@ -89,6 +108,7 @@ class ActingScreen(DeskScreen):
         self.action_prompt("")
 
     def action_prompt(self, text: str) -> None:
+        self.load_words()
         target = self.target()
         label = f"{'on ' + target.label if target else ''} :"
         self.query_one(CommandLine).open(text, terminal_safe(label.strip(), single_line=True))
@@ -166,6 +186,13 @@ class ActingScreen(DeskScreen):
                     markup=False, timeout=6)
         self.after_command(outcome)
         self.reload(live=True)
+        if outcome.count >= BIG_COMMAND:
+            self.give_back()
+
+    @work(thread=True, group="act-memory", exit_on_error=False)
+    def give_back(self) -> None:
+        """After big work, once its outcome is on screen: memory back to the system."""
+        give_back()
 
     @on(CommandRefused)
     def _command_refused(self, message: CommandRefused) -> None:
@@ -185,3 +212,4 @@ class ActingScreen(DeskScreen):
     def _undone(self, message: Undone) -> None:
         self.notify(terminal_safe(message.summary), markup=False, timeout=6)
         self.reload(live=True)
+        self.give_back()

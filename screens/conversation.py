@@ -83,6 +83,7 @@ class ConversationScreen(ActingScreen):
         if detail == self.detail:
             return
         self.detail = detail
+        self.load_words()
         if self.visibility is None:
             inbound = [m for m in detail.messages if m.direction == "in"]
             self.visibility = inbound[-1].visibility if inbound else "public"

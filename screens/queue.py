@@ -15,7 +15,7 @@ from textual.content import Content
 from textual.events import ScreenResume
 from textual.widgets import Footer, Input, Static
 
-from socialdesk.screens.acting import ActingScreen, Target
+from socialdesk.screens.acting import BIG_COMMAND, ActingScreen, Target
 from socialdesk.screens.channels import ChannelsScreen
 from socialdesk.screens.conversation import ConversationScreen
 from socialdesk.screens.health import health_line
@@ -84,6 +84,7 @@ class QueueScreen(ActingScreen):
         self._count_seconds = 0.0
         self._count_timer = None
         self._range_from: int | None = None
+        self._started = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="queue-title")
@@ -105,7 +106,6 @@ class QueueScreen(ActingScreen):
             self.filter = self._parse("", self.view_query) or self.filter
         self._show_title()
         self.reload()
-        self._fetch_health()
 
     @property
     def queue_list(self) -> QueueList:
@@ -127,7 +127,8 @@ class QueueScreen(ActingScreen):
         # A live reload fetches what is on screen (the list asks for more as it scrolls); a new
         # view fetches a screen either side too.
         self._reload(self.filter, offset, height + 2 if live else 3 * height, after, keep.id if keep else None)
-        self._schedule_count(at_once=not live)
+        if live:
+            self._schedule_count(at_once=False)  # a new view is counted once its rows are shown
 
     @work(thread=True, exclusive=True, group="queue-reload", exit_on_error=False)
     def _reload(self, flt: QueueFilter, offset: int, limit: int, after: QueueRow | None, keep_id: int | None) -> None:
@@ -147,6 +148,12 @@ class QueueScreen(ActingScreen):
         self.queue_list.replace(total, message.offset, message.rows, message.keep_id, reset=fresh,
                                 limit=message.limit)
         self._show_summary()
+        if fresh and total is None:  # the rows first, then their number
+            self.call_after_refresh(self._schedule_count, True)
+        if not self._started:  # and then what else the screen shows
+            self._started = True
+            self.call_after_refresh(self._fetch_health)
+            self.call_after_refresh(self.load_words)
 
     def _schedule_count(self, at_once: bool) -> None:
         # Counting a big view costs more than drawing it: while the store keeps changing, count
@@ -178,6 +185,8 @@ class QueueScreen(ActingScreen):
             if self._shown_filter == message.flt:
                 self.queue_list.set_total(message.total)
             self._show_summary()
+            if message.flt.search and message.total >= BIG_COMMAND:  # a big search was counted
+                self.give_back()
 
     @on(QueueList.WindowWanted)
     def _window_wanted(self, message: QueueList.WindowWanted) -> None:
@@ -244,7 +253,7 @@ class QueueScreen(ActingScreen):
     def _set_filter(self, flt: QueueFilter) -> None:
         if flt != self.filter:
             self.filter = flt
-            self._total = None
+            self._total, self._counted_filter = None, None
             self._show_title()
             self.reload()
 
@@ -404,7 +413,8 @@ class QueueScreen(ActingScreen):
 
     @on(ScreenResume)
     def _count_on_return(self) -> None:
-        self._schedule_count(at_once=True)
+        if self._started:  # back from a conversation: its changes may have moved the count
+            self._schedule_count(at_once=True)
 
     def after_command(self, outcome: Outcome) -> None:
         if outcome.changes is not None:
@@ -415,6 +425,7 @@ class QueueScreen(ActingScreen):
         self._schedule_count(at_once=True)
 
     def action_refresh(self) -> None:
+        self.desk.forget_searches()
         self.reload(live=True)
         self._schedule_count(at_once=True)
 

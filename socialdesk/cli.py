@@ -175,12 +175,12 @@ def no_channels_hint(config) -> str | None:
 
 def run_tui(config, runtime, agent: str, title: str = "socialdesk", role: str | None = None) -> int:
     from socialdesk.app import SocialdeskApp
-    from socialdesk.store.db import READER_CACHE_MB, open_store
+    from socialdesk.store.db import open_reader
 
     runtime.start()
     # The screens read through connections of their own with a small page cache: a TUI that
     # browses a million conversations stays small (the pollers keep their big cache).
-    screen_engine, screen_sessions = open_store(config.store.effective_url, migrate=False, cache_mb=READER_CACHE_MB)
+    screen_engine, screen_sessions = open_reader(config.store.effective_url)
     desk = runtime.desk(agent, role, sessions=screen_sessions)
     hint = no_channels_hint(config)
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import platformdirs
 
-from socialdesk.config import ChannelConfig, Config, StoreConfig
+from socialdesk.config import ChannelConfig, Config, StoreConfig, TeamConfig
 
 DEMO_REPLIES = (
     "Thanks for reaching out! We're looking into it and will get back to you shortly.",
@@ -34,12 +34,18 @@ def demo_data_dir(path: Path | None = None) -> Path:
     return path or Path(platformdirs.user_data_dir("socialdesk")) / "demo"
 
 
+# Teams for a demo whose settings declare none, so handing conversations to a team can be tried.
+DEMO_TEAMS = [TeamConfig(name="support", tags=["customer-service"]), TeamConfig(name="billing")]
+
+
 def demo_config(config: Config, data_dir: Path) -> Config:
-    """The user's settings (rules, keymap, agents) with the demo's own store, log and one simulator."""
+    """The user's settings (rules, keymap, agents, teams) with the demo's own store, log and one
+    simulator (and two teams when the settings have none)."""
     return config.model_copy(update={
         "store": StoreConfig(url=f"sqlite:///{data_dir / STORE_FILE}"),
         "channels": [ChannelConfig(name="demo", kind="simulator", interval=2.0)],
         "log": config.log.model_copy(update={"file": str(data_dir / LOG_FILE)}),
+        "teams": config.teams or DEMO_TEAMS,
     })
 
 

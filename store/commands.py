@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
-from . import audit, states
+from . import audit, search_index, states
 from .db import hold_write_lock
 from .ingest import _upsert
 from .models import (Agent, Alert, Channel, Contact, Conversation, Customer, Message, Outbox, StreamHealth, Team,
@@ -188,9 +188,7 @@ def mark_sent(session: Session, outbox_id: int, platform_id: str, url: str | Non
     session.execute(stmt.on_conflict_do_nothing(index_elements=["channel_id", "platform_id"]))
     message_id = session.execute(select(Message.id).where(
         Message.channel_id == entry.channel_id, Message.platform_id == platform_id)).scalar_one()
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("INSERT OR IGNORE INTO messages_fts(rowid, text) VALUES (:id, :t)"),
-                        {"id": message_id, "t": posted_text})
+    search_index.reindex(session, [entry.conversation_id])
     entry.state, entry.sent_at, entry.message_id, entry.last_error = "sent", sent_at, message_id, None
     session.execute(update(Conversation).where(Conversation.id == entry.conversation_id).values(
         message_count=Conversation.message_count + 1, last_message_at=sent_at,

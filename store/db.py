@@ -16,18 +16,22 @@ _write_locks_guard = threading.Lock()
 
 
 WRITER_CACHE_MB = 64  # pollers and ingest: a bigger page cache keeps the indexes hot
-READER_CACHE_MB = 8  # a TUI's screens: a few pages of a million-row queue, per connection
+READER_CACHE_MB = 4  # a TUI's screens: a few pages of a million-row queue, per connection
 
 
-def make_engine(url: str, *, cache_mb: int = WRITER_CACHE_MB) -> Engine:
+def make_engine(url: str, *, cache_mb: int = WRITER_CACHE_MB, checkpoints: bool = True,
+                pool_size: int = 5) -> Engine:
     """An engine for a `sqlite:///…` file or a `postgresql+psycopg://…` server. `cache_mb`: the
-    SQLite page cache of each pooled connection (each fills up to it as it reads)."""
+    SQLite page cache of each pooled connection (each fills up to it as it reads). Without
+    `checkpoints` its connections leave WAL checkpoints to the writers (the pollers, the daemon):
+    a bulk command from a screen then commits without copying 100 MB of WAL back first."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        event.listen(engine, "connect", lambda dbapi_conn, _record: _sqlite_pragmas(dbapi_conn, cache_mb))
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=pool_size)
+        event.listen(engine, "connect",
+                     lambda dbapi_conn, _record: _sqlite_pragmas(dbapi_conn, cache_mb, checkpoints))
         # SQLAlchemy's documented pysqlite recipe: emit BEGIN ourselves so transactions (and
         # SAVEPOINTs) behave. Every write transaction starts by bumping the change counter
         # (store.audit.begin_write), which takes the write lock before anything is read.
@@ -38,7 +42,7 @@ def make_engine(url: str, *, cache_mb: int = WRITER_CACHE_MB) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def _sqlite_pragmas(dbapi_conn, cache_mb: int) -> None:
+def _sqlite_pragmas(dbapi_conn, cache_mb: int, checkpoints: bool) -> None:
     dbapi_conn.isolation_level = None  # let the "begin" listener issue BEGIN itself
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -48,7 +52,7 @@ def _sqlite_pragmas(dbapi_conn, cache_mb: int) -> None:
     # Checkpointing every ~16 MB of WAL instead of 4 MB means fewer fsyncs under a spike
     # (PERFORMANCE.md: checkpoint after bulk work).
     cur.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
-    cur.execute("PRAGMA wal_autocheckpoint=4000")
+    cur.execute(f"PRAGMA wal_autocheckpoint={4000 if checkpoints else 0}")
     cur.close()
 
 
@@ -119,9 +123,14 @@ def check_writable(engine: Engine) -> None:
             raise ReadOnlyStore("the server accepts only read-only transactions")
 
 
-def open_store(url: str, *, migrate: bool = True,
-               cache_mb: int = WRITER_CACHE_MB) -> tuple[Engine, sessionmaker[Session]]:
-    engine = make_engine(url, cache_mb=cache_mb)
+def open_store(url: str, *, migrate: bool = True, cache_mb: int = WRITER_CACHE_MB, checkpoints: bool = True,
+               pool_size: int = 5) -> tuple[Engine, sessionmaker[Session]]:
+    engine = make_engine(url, cache_mb=cache_mb, checkpoints=checkpoints, pool_size=pool_size)
     if migrate:
         upgrade(engine)
     return engine, make_sessions(engine)
+
+
+def open_reader(url: str) -> tuple[Engine, sessionmaker[Session]]:
+    """What a TUI's screens read (and run commands) through: small caches, no checkpoints."""
+    return open_store(url, migrate=False, cache_mb=READER_CACHE_MB, checkpoints=False, pool_size=3)

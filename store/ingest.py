@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, case, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from . import audit, states
+from . import audit, search_index, states
 from .models import (
     OPEN_SQL,
     Agent,
@@ -311,11 +311,10 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
          ",".join(it.sensitive) or None, it.signature) for conv_id, it in zip(new_ids, starters)]
     bulk.insert("conversations", CONVERSATION_COLUMNS, conversation_rows)
     bulk.insert("messages", MESSAGE_COLUMNS, rows)
-    if bulk.sqlite and message_ids:
-        session.execute(text("INSERT INTO messages_fts(rowid, text) SELECT id, text FROM messages WHERE id >= :f"),
-                        {"f": message_ids[0]})
-
     new_set = set(new_ids)
+    if new_ids:
+        search_index.index_new(session, new_ids[0])
+    search_index.reindex(session, (cid for cid in counts if cid not in new_set))
     # Stored conversations that got a message: count it; one that was answered or done reopens
     # and its SLA clock starts again from the customer's new message.
     sla = next((it.sla_minutes for it in fresh if it.sla_minutes), None)

@@ -234,7 +234,6 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("channel_id", "platform_id", name="uq_messages_channel_platform"),
         Index("ix_messages_conversation", "conversation_id", "published_at"),
-        Index("ix_messages_id_conversation", "id", "conversation_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 
 import orjson
 
-from sqlalchemy import Integer, Select, any_, column, exists, func, literal, or_, select, text, tuple_
+from sqlalchemy import Integer, Select, any_, exists, func, literal, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 
@@ -55,24 +56,38 @@ def search_words(words: str) -> list[str]:
     return _WORD.findall(words)
 
 
-def fts_query(session: Session, words: str):
-    """Message ids matching every word of `words` (the last one as a prefix)."""
+@dataclass(frozen=True, slots=True)
+class SearchHits:
+    """The conversations a search's words find: how many, and their ids in ascending order as a
+    JSON array (the form SQLite hands them over in, and takes them back in: no Python object per
+    id, so a search of 100,000 hits costs a string, not 10 MB of ints)."""
+
+    count: int
+    listed: str
+
+    def ids(self) -> list[int]:
+        return orjson.loads(self.listed)
+
+
+def search_hits(session: Session, words: str) -> SearchHits:
+    """The conversations whose messages hold every word of `words` (the last one as a prefix).
+    Computed once per search and reused for its pages, count and marks (services.desk keeps it
+    while the store stays still). SQLite answers from its index of conversations (migration
+    0005), PostgreSQL from each message's tsvector."""
     tokens = search_words(words)
     if not tokens:
         raise SearchError(f"nothing to search for in {words.strip()!r}: use letters or digits")
     if session.get_bind().dialect.name == "sqlite":
-        match = " ".join(f'"{t}"' for t in tokens[:-1]) + f' "{tokens[-1]}"*'
-        return text("SELECT rowid FROM messages_fts WHERE messages_fts MATCH :match").bindparams(
-            match=match.strip()).columns(column("rowid", Integer))
+        # One row holding every id: fetching 100,000 rows one by one would hand the GIL back and
+        # forth 100,000 times with the TUI's own thread (seconds, while it draws).
+        match = (" ".join(f'"{t}"' for t in tokens[:-1]) + f' "{tokens[-1]}"*').strip()
+        count, listed = session.execute(text("SELECT count(*), json_group_array(rowid) FROM conversations_fts "
+                                             "WHERE conversations_fts MATCH :match"), {"match": match}).one()
+        return SearchHits(count, listed)
     query = " & ".join(tokens[:-1] + [tokens[-1] + ":*"])
-    return select(Message.id).where(text("messages.search @@ to_tsquery('simple', :tsq)").bindparams(tsq=query))
-
-
-def search_hits(session: Session, words: str) -> frozenset[int]:
-    """The conversations with a message matching `words`. Computed once per search and reused
-    for its pages, count and marks (services.desk keeps it while the store stays still)."""
-    return frozenset(session.execute(
-        select(Message.conversation_id).where(Message.id.in_(fts_query(session, words)))).scalars())
+    ids = sorted(session.execute(select(Message.conversation_id).distinct().where(
+        text("messages.search @@ to_tsquery('simple', :tsq)").bindparams(tsq=query))).scalars())
+    return SearchHits(len(ids), orjson.dumps(ids).decode())
 
 
 def _id_of(session: Session, model, name: str) -> int:
@@ -84,17 +99,16 @@ def _capped_count(session: Session, stmt: Select) -> int:
     return session.execute(select(func.count()).select_from(stmt.limit(DRIVE_MAX + 1).subquery())).scalar_one()
 
 
-def _in_ids(session: Session, ids: frozenset[int], *, walk: bool):
-    """`conversations.id` among `ids`. On SQLite the list goes in as one JSON parameter; `walk`
-    keeps the planner on the queue index (probing the list per row) instead of fetching every
-    listed row and sorting them: right when the list is dense in the view."""
-    if not ids:
+def _in_hits(session: Session, hits: SearchHits):
+    """`conversations.id` among a search's hits, passed as one JSON parameter. When they are
+    many (dense in the view) SQLite is kept on the queue index, probing the list per row,
+    instead of fetching every hit and sorting them all for one page."""
+    if not hits.count:
         return literal(False)
     if session.get_bind().dialect.name != "sqlite":
-        return Conversation.id == any_(literal(sorted(ids), ARRAY(Integer)))
-    listed = orjson.dumps(sorted(ids)).decode()
-    column_sql = "+conversations.id" if walk else "conversations.id"
-    return text(f"{column_sql} IN (SELECT value FROM json_each(:ids))").bindparams(ids=listed)
+        return Conversation.id == any_(literal(hits.ids(), ARRAY(Integer)))
+    column_sql = "+conversations.id" if hits.count > DRIVE_MAX else "conversations.id"
+    return text(f"{column_sql} IN (SELECT value FROM json_each(:ids))").bindparams(ids=hits.listed)
 
 
 def _sparse(session: Session, drive: Select) -> bool:
@@ -102,7 +116,7 @@ def _sparse(session: Session, drive: Select) -> bool:
 
 
 def filtered(session: Session, stmt: Select, flt: QueueFilter, me: str | None,
-             hits: frozenset[int] | None = None) -> Select:
+             hits: SearchHits | None = None) -> Select:
     """The filter's WHERE. The open set repeats its partial index's predicate word for word so
     the planner walks that index in queue order (models.OPEN_SQL). A filter that selects few
     conversations (a rare tag, the last minutes, a cluster, a rare word) drives instead: its
@@ -152,8 +166,7 @@ def filtered(session: Session, stmt: Select, flt: QueueFilter, me: str | None,
             earlier.cluster_id == Conversation.cluster_id, earlier.id < Conversation.id,
             earlier.status.in_(OPEN_STATUSES))))
     if flt.search.strip():
-        found = search_hits(session, flt.search) if hits is None else hits
-        stmt = stmt.where(_in_ids(session, found, walk=len(found) > DRIVE_MAX))
+        stmt = stmt.where(_in_hits(session, search_hits(session, flt.search) if hits is None else hits))
     return stmt
 
 
@@ -167,7 +180,7 @@ def _tagged(session: Session, name: str, *, negate: bool):
     return exists().where(conversation_tags.c.conversation_id == Conversation.id, conversation_tags.c.tag_id == tag)
 
 
-Hits = frozenset[int] | None
+Hits = SearchHits | None
 
 
 def queue_count(session: Session, flt: QueueFilter, me: str | None = None, hits: Hits = None) -> int:
@@ -176,9 +189,15 @@ def queue_count(session: Session, flt: QueueFilter, me: str | None = None, hits:
 
 
 def matching_ids(session: Session, flt: QueueFilter, me: str | None = None, hits: Hits = None) -> dict[int, int]:
-    """id -> version of every conversation the filter selects (pattern marks)."""
-    stmt = filtered(session, select(Conversation.id, Conversation.version), flt, me, hits)
-    return dict(session.execute(stmt).all())
+    """id -> version of every conversation the filter selects (pattern marks). On SQLite as two
+    JSON arrays in one row (see search_hits: tens of thousands of rows, fetched without the GIL)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return dict(session.execute(filtered(session, select(Conversation.id, Conversation.version), flt, me,
+                                             hits)).all())
+    stmt = filtered(session, select(func.json_group_array(Conversation.id), func.json_group_array(Conversation.version))
+                    .select_from(Conversation), flt, me, hits)
+    ids, versions = session.execute(stmt).one()
+    return dict(zip(orjson.loads(ids), orjson.loads(versions)))
 
 
 def queue_page(session: Session, flt: QueueFilter, offset: int, limit: int, *,

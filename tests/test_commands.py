@@ -3,6 +3,10 @@ exact undo. Called directly, as the TUI and the CLI call it."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 
 import pytest
@@ -28,7 +32,7 @@ from socialdesk.services.commands import (
 from socialdesk.services.desk import Desk
 from socialdesk.services.rules import build_ruleset
 from socialdesk.config import Config
-from socialdesk.store import audit, commands
+from socialdesk.store import audit, commands, queries
 from socialdesk.store.models import AuditEvent, Outbox
 from socialdesk.store.views import QueueFilter
 
@@ -204,3 +208,66 @@ def test_only_supervisors_approve(desk):
     cid, _ = one(desk)
     with pytest.raises(Refused, match="Only a supervisor can approve replies; you are signed in as alice"):
         desk.run(Approve(), Selection((cid,)))
+
+
+def test_a_command_while_the_pollers_write_waits_for_them_instead_of_failing(desk, monkeypatch):
+    """On SQLite a transaction that has read cannot take the write lock once another writer has
+    committed since: the command reads what it needs apart, and starts its transaction writing."""
+    seed_conversations(desk, 4)
+    cid, seen = one(desk)
+    names = queries.names
+
+    def names_while_a_poller_writes(session):
+        found = names(session)
+        seed_conversations(desk, 2, channel="busy")  # a poller commits meanwhile
+        return found
+
+    monkeypatch.setattr(queries, "names", names_while_a_poller_writes)
+    assert desk.run(Tag("+outage"), Selection((cid,), (seen,))).count == 1
+
+
+KILLED_MIDWAY = """
+import sys, time
+from pathlib import Path
+from socialdesk.services.commands import Selection, Tag
+from socialdesk.services.desk import Desk
+from socialdesk.store import audit
+from socialdesk.store.db import open_store
+from socialdesk.store.views import QueueFilter
+
+def stall(*args, **kwargs):  # the tags are in; the audit events are next: stop here
+    Path(sys.argv[2]).write_text("tagged")
+    time.sleep(60)
+
+audit.record = stall
+desk = Desk(open_store(sys.argv[1], migrate=False)[1], "alice")
+desk.run(Tag("+outage"), Selection.matching(QueueFilter()))
+"""
+
+
+def test_a_bulk_command_killed_midway_leaves_nothing_of_itself(store, database_url, tmp_path):
+    desk = Desk(store, "alice")
+    seed_conversations(desk, 300)
+    marker = tmp_path / "midway"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_MIDWAY, database_url, str(marker)])
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            assert child.poll() is None and time.monotonic() < deadline, "the command never got midway"
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    deadline = time.monotonic() + 10
+    while True:  # PostgreSQL rolls the killed session back as soon as it sees it gone
+        try:
+            assert desk.queue_count(QueueFilter(tags=("outage",))) == 0
+            break
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    assert events(desk, "tag") == []
+    assert desk.run(Tag("+outage"), Selection.matching(QueueFilter())).count == 300  # and the store goes on
+    with desk.sessions() as s:
+        assert audit.verify(s)[1] is None

@@ -10,6 +10,8 @@ from typing import Any, Literal
 import platformdirs
 from pydantic import Field, field_validator, model_validator
 
+from socialdesk.services.query import DEFAULT_VIEWS, QueryError, parse
+
 from .base import LocatedError, Model, Name
 from .bindings import BINDING_IDS
 from .channels import CHANNEL_KINDS, ChannelConfig, ChannelKind
@@ -90,10 +92,6 @@ class DeskConfig(Model):
     tags: list[Name] = []  # tags people may set by hand besides those the rules set
 
 
-DEFAULT_VIEWS = {
-    "open": "", "mine": "is:mine", "team": "team:mine", "unassigned": "is:unassigned",
-    "noise": "is:noise", "approval": "is:approval", "failed": "is:failed", "all": "status:all",
-}
 DEFAULT_RESOLUTION_CODES = {
     "answered": "Question answered", "fixed": "Problem solved", "refunded": "Refund or replacement given",
     "duplicate": "Same as another conversation", "no-reply": "Customer did not answer",
@@ -155,8 +153,6 @@ class Config(Model):
 
     @model_validator(mode="after")
     def _cross_check(self) -> Config:
-        from socialdesk.services.query import QueryError, parse
-
         for name, query in self.views.items():
             try:
                 parse(query)

@@ -44,6 +44,7 @@ class RuleSet:
     default_team: str | None = None
     language: LanguageGuesser | None = None
     sentiment: Sentiment | None = None
+    clusters: bool = True  # sign each mention for incident clusters (rules.clusters)
     hours: OpeningHours | None = None
     canned: CannedResponses = field(default_factory=lambda: CannedResponses.compile([]))
     approvals: ApprovalPolicy = ApprovalPolicy()
@@ -102,7 +103,7 @@ class RuleSet:
         return Verdict(tags=tuple(tags), noise=noise is not None, noise_reason=noise, priority=priority,
                        reasons=reasons, team=team, sentiment=sentiment, language=language,
                        region=region(m.location, language), sensitive=sensitive, alerts=alerts,
-                       signature=None if noise else signature(folded))
+                       signature=signature(folded) if self.clusters and not noise else None)
 
     @staticmethod
     def _keyword_weights(hits) -> list[tuple[str, int]]:

@@ -6,14 +6,13 @@ memory. The actor (role, teams) is read from the store on first use, in a worker
 
 from __future__ import annotations
 
-import time
 from collections import deque
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from socialdesk.config.models import DEFAULT_VIEWS
+from typing import TYPE_CHECKING
+
 from socialdesk.rules.canned import Rendered, Template
-from socialdesk.rules.engine import RuleSet
 from socialdesk.store import commands as store_commands
 from socialdesk.store import queries
 from socialdesk.store import queue as queue_reads
@@ -38,7 +37,11 @@ from .commands import (
     Reply,
     ReplyRules,
 )
-from .query import Vocabulary
+from .fresh import FreshCache
+from .query import DEFAULT_VIEWS, Vocabulary
+
+if TYPE_CHECKING:
+    from socialdesk.rules.engine import RuleSet
 
 UNDO_DEPTH = 20
 HITS_FRESH = 3.0
@@ -61,7 +64,7 @@ class Desk:
         self._role = role
         self._actor: Actor | None = None
         self.history: deque[Outcome] = deque(maxlen=UNDO_DEPTH)  # what `undo_last` can take back
-        self._hits: tuple[str, float, int, frozenset[int]] | None = None  # words, when, counter, hits
+        self._cache = FreshCache(self.change_counter, fresh=HITS_FRESH, size=2)  # a search's hits and matches
 
     @property
     def actor(self) -> Actor:
@@ -87,28 +90,27 @@ class Desk:
         with self.sessions() as s:
             return queries.change_counter(s)
 
-    def search_hits(self, words: str) -> frozenset[int] | None:
+    def search_hits(self, words: str) -> queue_reads.SearchHits | None:
         """The conversations a search's words find, computed once and reused by its pages,
-        count and marks until the store has changed and HITS_FRESH seconds have passed."""
+        count and marks while the store stays still (see FreshCache)."""
         if not words.strip():
             return None
-        cached = self._hits
-        now = time.monotonic()
-        if cached and cached[0] == words and now - cached[1] < HITS_FRESH:
-            return cached[3]
-        counter = self.change_counter()
-        if cached and cached[0] == words and cached[2] == counter:
-            self._hits = (words, now, counter, cached[3])
-            return cached[3]
-        with self.sessions() as s:
-            hits = queue_reads.search_hits(s, words)
-        self._hits = (words, now, counter, hits)
-        return hits
+
+        def compute() -> queue_reads.SearchHits:
+            with self.sessions() as s:
+                return queue_reads.search_hits(s, words)
+
+        return self._cache.get(("hits", words), compute)
+
+    def forget_searches(self) -> None:
+        """The next page of a search finds its matches again (a refresh asked for by the person)."""
+        self._cache.clear()
 
     def queue_count(self, flt: QueueFilter) -> int:
-        hits = self.search_hits(flt.search)
+        if flt.search.strip():  # a search is counted by finding its matches, kept for a pattern mark
+            return len(self.matching(flt))
         with self.sessions() as s:
-            return queue_reads.queue_count(s, flt, me=self.agent, hits=hits)
+            return queue_reads.queue_count(s, flt, me=self.agent)
 
     def queue_page(self, flt: QueueFilter, offset: int, limit: int, after: QueueRow | None = None) -> list[QueueRow]:
         """Rows `offset`..`offset+limit` in queue order; `after` (the row at offset-1) lets the
@@ -123,10 +125,14 @@ class Desk:
             return queue_reads.queue_tail(s, flt, limit, me=self.agent, hits=hits)
 
     def matching(self, flt: QueueFilter) -> dict[int, int]:
-        """id -> version of every conversation the filter selects (a pattern mark)."""
-        hits = self.search_hits(flt.search)
-        with self.sessions() as s:
-            return queue_reads.matching_ids(s, flt, me=self.agent, hits=hits)
+        """id -> version of every conversation the filter selects (a pattern mark). A search's
+        is kept like its hits: its count found it already when T follows the search."""
+        def compute() -> dict[int, int]:
+            hits = self.search_hits(flt.search)
+            with self.sessions() as s:
+                return queue_reads.matching_ids(s, flt, me=self.agent, hits=hits)
+
+        return self._cache.get(("matching", flt), compute) if flt.search.strip() else compute()
 
     def cluster_members(self, cluster_id: int) -> dict[int, int]:
         with self.sessions() as s:

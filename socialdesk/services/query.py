@@ -34,6 +34,13 @@ _ALIASES = {"priority": "p", "language": "lang", "to": "assignee", "chan": "chan
 _IS = ("mine", "unassigned", "noise", "approval", "failed", "clustered")
 
 
+# Saved views when [views] is not in the config: name -> query; the number keys open them in order.
+DEFAULT_VIEWS = {
+    "open": "", "mine": "is:mine", "team": "team:mine", "unassigned": "is:unassigned",
+    "noise": "is:noise", "approval": "is:approval", "failed": "is:failed", "all": "status:all",
+}
+
+
 class QueryError(ValueError):
     """A query that cannot be understood: the message says what is wrong and what would do."""
 

@@ -40,7 +40,7 @@ def autoreply(config: Config) -> AutoReply | None:
     return AutoReply(hours, config.rules.autoreply.text, config.rules.autoreply.response_window)
 
 
-def build_ruleset(config: Config, *, sentiment: bool = True) -> RuleSet:
+def build_ruleset(config: Config, *, sentiment: bool = True, clusters: bool = True) -> RuleSet:
     """Compile every rule once. Raises ValueError naming the rule if one cannot compile."""
     rules = config.rules
     tables = (list(DEFAULT_TABLES) if rules.default_tables else []) + [
@@ -65,6 +65,7 @@ def build_ruleset(config: Config, *, sentiment: bool = True) -> RuleSet:
         default_team=rules.default_team,
         language=LanguageGuesser(tuple(rules.languages)),
         sentiment=Sentiment() if sentiment else None,
+        clusters=clusters,
         hours=opening_hours(config),
         canned=CannedResponses.compile([Template(name=c.name, text=c.text, title=c.title, channels=tuple(c.channels),
                                                  language=c.language) for c in rules.canned]),

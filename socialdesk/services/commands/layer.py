@@ -145,11 +145,12 @@ class CommandLayer:
     # Conversation changes ---------------------------------------------------------------------
     def _change(self, actor: Actor, command: ConversationCommand, selection: Selection, dry_run: bool) -> Outcome:
         bulk = selection.flt is not None or len(selection.ids) > 1
+        with self.sessions() as s:  # read apart: on SQLite a transaction that reads first cannot wait to write
+            names = queries.names(s)
+        change = change_for(command, actor, names=names, settings=self.settings, now=utcnow(), bulk=bulk)
         session = self.sessions()
         try:
             session.begin()
-            names = queries.names(session)
-            change = change_for(command, actor, names=names, settings=self.settings, now=utcnow(), bulk=bulk)
             result = changes.apply(session, selection, change, actor=actor.name, me=actor.name, dry_run=dry_run)
             if dry_run:
                 session.rollback()

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from socialdesk.adapters.base import Capabilities
 from socialdesk.rules.canned import Rendered, case_reference
-from socialdesk.rules.engine import RuleSet
 from socialdesk.rules.length import count
 from socialdesk.store.views import ConversationDetail, MessageView
 
 from .actor import Actor, Refused
+
+if TYPE_CHECKING:  # the rule set comes from the runtime; a screen-only process never loads it
+    from socialdesk.rules.engine import RuleSet
 
 HOLDING_REPLY_LIMIT = 1000
 
