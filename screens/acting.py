@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from socialdesk.screens.base import DeskScreen
+from socialdesk.screens.base import DeskScreen, PaletteCommand
 from socialdesk.screens.confirm import Confirm
 from socialdesk.screens.messages import (
     CommandDone,
@@ -82,6 +82,20 @@ class ActingScreen(DeskScreen):
 
     def after_command(self, outcome: Outcome) -> None:
         """The command finished (marks follow their conversations' new versions, …)."""
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        """The commands both screens offer (each adds its own)."""
+        return [
+            ("Take", "Assign to me (a)", self.action_take),
+            ("Tag", "Add a tag (t)", lambda: self.action_prompt("tag ")),
+            ("Untag", "Take a tag off", lambda: self.action_prompt("untag ")),
+            ("Set priority", "P1..P4 (P)", lambda: self.action_prompt("priority ")),
+            ("Assign to…", "An agent or a team (A)", lambda: self.action_prompt("assign ")),
+            ("Close as noise", "Out of the queue, still searchable (x)", lambda: self.action_prompt("close noise")),
+            ("Add a note", "Internal, never sent (n)", lambda: self.action_prompt("note ")),
+            ("Undo", "Undo your last command (u)", self.action_undo),
+            ("Command line", "Type a command: :tag, :assign, :view, :resolve… (:)", self.action_command_line),
+        ]
 
     # Command line -------------------------------------------------------------------------------
     def load_words(self) -> None:

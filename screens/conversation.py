@@ -234,16 +234,8 @@ class ConversationScreen(ActingScreen):
 
     def palette_commands(self) -> list[PaletteCommand]:
         return [
-            ("Take", "Assign this conversation to me (a)", self.action_take),
+            *super().palette_commands(),
             ("Resolve", "With a resolution code (ctrl+r)", lambda: self.action_prompt("resolve ")),
-            ("Tag", "Add a tag (t)", lambda: self.action_prompt("tag ")),
-            ("Untag", "Take a tag off", lambda: self.action_prompt("untag ")),
-            ("Set priority", "P1..P4 (P)", lambda: self.action_prompt("priority ")),
-            ("Assign to…", "Another agent or a team (A)", lambda: self.action_prompt("assign ")),
-            ("Close as noise", "Out of the queue, still searchable (x)", lambda: self.action_prompt("close noise")),
-            ("Add a note", "Internal, never sent (n)", lambda: self.action_prompt("note ")),
-            ("Undo", "Undo your last command (u)", self.action_undo),
-            ("Command line", "Type a command: :tag, :assign, :resolve… (:)", self.action_command_line),
             ("Send reply", "Queue the reply in the composer", self.action_send),
             ("Switch public/private", "Change the reply's visibility", self.action_toggle_visibility),
             ("Canned response", "Insert a canned response into the composer", self.action_canned),

@@ -15,13 +15,14 @@ from textual.content import Content
 from textual.events import ScreenResume
 from textual.widgets import Footer, Input, Static
 
-from socialdesk.screens.acting import BIG_COMMAND, ActingScreen, Target
+from socialdesk.screens.acting import BIG_COMMAND
+from socialdesk.screens.marking import MarkingScreen
+from socialdesk.screens.base import PaletteCommand
 from socialdesk.screens.channels import ChannelsScreen
 from socialdesk.screens.conversation import ConversationScreen
 from socialdesk.screens.health import health_line
 from socialdesk.screens.messages import (
     HealthFetched,
-    MarksAdded,
     NextChosen,
     QueueCounted,
     QueueReloaded,
@@ -31,8 +32,8 @@ from socialdesk.screens.messages import (
 from socialdesk.screens.widgets.command_line import CommandLine
 from socialdesk.screens.widgets.queue_list import QueueList
 from socialdesk.services.command_line import Line
-from socialdesk.services.commands import Outcome, Selection
-from socialdesk.services.query import QueryError, Vocabulary, describe, parse
+from socialdesk.services.commands import Outcome
+from socialdesk.services.query import QueryError, Vocabulary, parse
 from socialdesk.store.views import QueueFilter, QueueRow
 from socialdesk.text import terminal_safe
 
@@ -44,7 +45,7 @@ COUNT_COST_FACTOR = 100  # …or a hundred times what the last count took, if th
 VIEW_KEYS = [Binding(str(n), f"view({n})", f"View {n}", show=False, id=f"queue.view_{n}") for n in range(1, 10)]
 
 
-class QueueScreen(ActingScreen):
+class QueueScreen(MarkingScreen):
     BINDINGS = [
         Binding("enter", "open", "Open", id="queue.open", tooltip="Open the highlighted conversation"),
         Binding("slash", "search", "Search", id="queue.search",
@@ -52,13 +53,6 @@ class QueueScreen(ActingScreen):
         Binding("escape", "clear_search", "Clear search", id="queue.clear_search", tooltip="Show the whole view again"),
         Binding("a", "take", "Take", id="queue.assign", tooltip="Assign the highlighted conversation to me"),
         Binding("space", "mark", "Mark", id="queue.mark", tooltip="Mark or unmark the highlighted conversation"),
-        Binding("V", "mark_range", "Mark range", show=False, id="queue.mark_range",
-                tooltip="Mark every row from here to where you press V again"),
-        Binding("T", "mark_pattern", "Mark matching", show=False, id="queue.mark_pattern",
-                tooltip="Mark every conversation a search matches, not only the rows on screen"),
-        Binding("C", "mark_cluster", "Mark cluster", show=False, id="queue.mark_cluster",
-                tooltip="Mark every open conversation of the highlighted row's incident cluster"),
-        Binding("M", "clear_marks", "Unmark all", show=False, id="queue.clear_marks", tooltip="Clear every mark"),
         Binding("z", "toggle_clusters", "Fold clusters", show=False, id="queue.clusters",
                 tooltip="One row per incident cluster (near-duplicate mentions), or every row"),
         Binding("R", "prompt('resolve ')", "Resolve", show=False, id="queue.resolve", tooltip="Resolve with a code"),
@@ -83,7 +77,6 @@ class QueueScreen(ActingScreen):
         self._counted_at = 0.0
         self._count_seconds = 0.0
         self._count_timer = None
-        self._range_from: int | None = None
         self._started = False
 
     def compose(self) -> ComposeResult:
@@ -326,79 +319,6 @@ class QueueScreen(ActingScreen):
         else:
             super().screen_verb(line)
 
-    # Marks --------------------------------------------------------------------------------------------
-    def target(self) -> Target | None:
-        marked = self.queue_list.marked
-        if self.on_marked:
-            if marked:
-                return Target(f"{len(marked):,} marked", Selection.of(dict(marked)), len(marked))
-            return Target(f"the whole view ({self.view_name})", Selection.matching(self.filter))
-        row = self.queue_list.highlighted
-        return Target(f"#{row.id}", Selection((row.id,), (row.version,)), 1) if row else None
-
-    def action_mark(self) -> None:
-        self.queue_list.toggle_mark()
-        self.queue_list.action_move(1)
-        self._show_summary()
-
-    def action_mark_range(self) -> None:
-        cursor = self.queue_list.cursor
-        if self._range_from is None:
-            self._range_from = cursor
-            self.notify("Range starts here: move to its other end and press V again.", markup=False, timeout=4)
-            return
-        first, last = sorted((self._range_from, cursor))
-        self._range_from = None
-        loaded = self.queue_list.loaded_between(first, last)
-        if loaded is not None:
-            self._marks_added(MarksAdded(loaded, f"rows {first + 1}–{last + 1}"))
-        else:
-            self._mark_rows(self.filter, first, last - first + 1)
-
-    @work(thread=True, group="queue-marks", exit_on_error=False)
-    def _mark_rows(self, flt: QueueFilter, offset: int, count: int) -> None:
-        rows = self.desk.queue_page(flt, offset, count)
-        self.post_message(MarksAdded({r.id: r.version for r in rows}, f"rows {offset + 1}–{offset + count}"))
-
-    def action_mark_pattern(self) -> None:
-        self.query_one(CommandLine).open("mark " + describe(self.filter), "mark every match :")
-
-    def _mark_matching(self, query: str) -> None:
-        flt = self._parse(query, "")
-        if flt is not None:
-            self._mark_filter(flt, query or "every open conversation")
-
-    @work(thread=True, group="queue-marks", exit_on_error=False)
-    def _mark_filter(self, flt: QueueFilter, what: str) -> None:
-        self.post_message(MarksAdded(self.desk.matching(flt), f"matching “{what}”"))
-
-    def action_mark_cluster(self) -> None:
-        row = self.queue_list.highlighted
-        if row is None or row.cluster_id is None:
-            self.notify("This conversation is in no incident cluster.", markup=False)
-            return
-        self._mark_cluster(row.cluster_id)
-
-    @work(thread=True, group="queue-marks", exit_on_error=False)
-    def _mark_cluster(self, cluster_id: int) -> None:
-        self.post_message(MarksAdded(self.desk.cluster_members(cluster_id), f"in cluster {cluster_id}"))
-
-    @on(MarksAdded)
-    def _marks_added(self, message: MarksAdded) -> None:
-        before = len(self.queue_list.marked)
-        self.queue_list.add_marks(message.marks)
-        added = len(self.queue_list.marked) - before
-        self.notify(terminal_safe(f"Marked {added:,} more {message.what}; ; then a command acts on all "
-                                  f"{len(self.queue_list.marked):,}."), markup=False, timeout=5)
-        self._show_summary()
-
-    def action_clear_marks(self) -> None:
-        count = len(self.queue_list.marked)
-        self.queue_list.clear_marks()
-        self._range_from = None
-        self.notify(f"Unmarked {count:,}.", markup=False, timeout=3)
-        self._show_summary()
-
     def action_toggle_clusters(self) -> None:
         self._set_filter(replace(self.filter, collapse=not self.filter.collapse))
 
@@ -417,11 +337,7 @@ class QueueScreen(ActingScreen):
             self._schedule_count(at_once=True)
 
     def after_command(self, outcome: Outcome) -> None:
-        if outcome.changes is not None:
-            marked = self.queue_list.marked
-            for row in outcome.changes.rows:  # marks keep up with what the command changed
-                if row[0] in marked:
-                    marked[row[0]] = row[1]
+        super().after_command(outcome)
         self._schedule_count(at_once=True)
 
     def action_refresh(self) -> None:
@@ -446,21 +362,15 @@ class QueueScreen(ActingScreen):
         else:
             self._open(message.conversation_id)
 
-    def palette_commands(self):
+    def palette_commands(self) -> list[PaletteCommand]:
         views = [(f"View: {name}", f"{describe_view(query)} (key {n})" if n < 10 else describe_view(query),
                   lambda name=name: self._open_view(name))
                  for n, (name, query) in enumerate(self.desk.views.items(), start=1)]
         return [
             ("Open next conversation", "Open the first free conversation in this view", self.action_open_next),
             ("Search and filter", "Words, channel:, tag:, p:, age:, is:… (/)", self.action_search),
-            ("Take", "Assign the highlighted conversation to me (a)", self.action_take),
-            ("Tag", "Add a tag to the highlighted or marked conversations (t)", lambda: self.action_prompt("tag ")),
-            ("Untag", "Take a tag off", lambda: self.action_prompt("untag ")),
-            ("Set priority", "P1..P4 (P)", lambda: self.action_prompt("priority ")),
-            ("Assign to…", "An agent or a team (A)", lambda: self.action_prompt("assign ")),
-            ("Close as noise", "Out of the queue, still searchable (x)", lambda: self.action_prompt("close noise")),
+            *super().palette_commands(),
             ("Resolve", "With a resolution code (R)", lambda: self.action_prompt("resolve ")),
-            ("Add a note", "Internal, never sent (n)", lambda: self.action_prompt("note ")),
             ("Holding reply", "A canned reply to the highlighted or marked conversations",
              lambda: self.action_prompt("reply ")),
             ("Act on marked", "The next command acts on every marked conversation (;)", self.action_apply_to_marked),
@@ -469,8 +379,6 @@ class QueueScreen(ActingScreen):
             ("Mark cluster", "Every open conversation of this incident cluster (C)", self.action_mark_cluster),
             ("Unmark all", "Clear every mark (M)", self.action_clear_marks),
             ("Fold clusters", "One row per incident cluster, or every row (z)", self.action_toggle_clusters),
-            ("Undo", "Undo your last command (u)", self.action_undo),
-            ("Command line", "Type a command: :tag, :assign, :view… (:)", self.action_command_line),
             *views,
             ("Refresh", "Reload the queue now (r)", self.action_refresh),
             ("Channel health", "Every channel's streams: last success, last error, rate limit left (c)",
