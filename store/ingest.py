@@ -4,6 +4,7 @@ in a single transaction, idempotent on (channel, platform id). Set-based Core st
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -80,8 +81,6 @@ class IngestResult:
     conversation_ids: tuple[int, ...] = field(default=(), repr=False)
     edited: int = 0
     deleted: int = 0
-    # (id, signature, first message time) of each new conversation with a signature
-    signatures: tuple[tuple[int, bytes, datetime], ...] = field(default=(), repr=False)
 
 
 def _upsert(session: Session):
@@ -94,16 +93,19 @@ def save_cursor(session: Session, channel_id: int, stream: str, value: str | Non
         index_elements=["channel_id", "stream"], set_={"value": value, "updated_at": utcnow()}))
 
 
-def set_clusters(session: Session, joined: list[tuple[int, int, datetime, datetime]]) -> None:
+def set_clusters(session: Session, joined: list[tuple[int, int, datetime, datetime]], *,
+                 stored: set[int] = frozenset()) -> None:
     """(conversation id, cluster head id, its time, the head's time) for new conversations that
-    joined an incident cluster: they and the head point at the cluster, whose size and time span
-    grow. Not a change anyone acts on: no version bump."""
+    joined an incident cluster: a head stored earlier now points at its cluster too (those in
+    `stored` already do), and the cluster's size and time span grow. Not a change anyone acts
+    on: no version bump."""
     if not joined:
         return
-    pairs = {cid: head for cid, head, _, _ in joined} | {head: head for _, head, _, _ in joined}
-    session.connection().execute(
-        update(Conversation).where(Conversation.id == bindparam("cid")).values(cluster_id=bindparam("head")),
-        [{"cid": cid, "head": head} for cid, head in pairs.items()])
+    heads = {head for _, head, _, _ in joined} - stored
+    if heads:
+        session.connection().execute(
+            update(Conversation).where(Conversation.id == bindparam("cid")).values(cluster_id=bindparam("cid")),
+            [{"cid": head} for head in heads])
     grown: dict[int, list] = {}
     for _, head, at, head_at in joined:
         entry = grown.setdefault(head, [0, head_at, head_at])
@@ -127,7 +129,7 @@ CONTACT_COLUMNS = ("channel_id", "platform_user_id", "handle", "display_name", "
 CONVERSATION_COLUMNS = ("id", "status", "priority", "contact_id", "channel_id", "private", "snippet",
                         "message_count", "language", "published_at", "last_message_at", "sla_due_at",
                         "version", "created_at", "updated_at", "team_id", "assignee_id", "assigned_at",
-                        "sentiment", "region", "reasons", "sensitive", "signature")
+                        "sentiment", "region", "reasons", "sensitive", "signature", "cluster_id")
 MESSAGE_COLUMNS = ("id", "conversation_id", "channel_id", "platform_id", "direction", "visibility", "kind",
                    "text", "author_contact_id", "in_reply_to", "url", "language", "published_at", "likes",
                    "reposts", "replies", "is_repost", "raw", "created_at", "reply_ref", "edited_at")
@@ -144,12 +146,19 @@ def _contact_ids(bulk: Bulk, channel_id: int, items: list[IngestItem]) -> dict[s
         conflict="channel_id, platform_user_id", updates=CONTACT_COLUMNS[2:], returning="platform_user_id, id"))
 
 
+Place = Callable[[list[tuple[int, bytes, datetime]]], list[tuple[int, int, datetime, datetime]]]
+
+
 def write_batch(
     session: Session, channel_id: int, items: list[IngestItem], *,
     cursor: tuple[str, str | None] | None = None, actor: str = "ingest", deleted: list[str] | None = None,
+    place: Place | None = None,
 ) -> IngestResult:
     """Store a page: new messages, edits of stored ones, deletions the platform reported, and
-    the cursor. The caller's transaction commits it; run it inside `sessions.begin()`."""
+    the cursor. The caller's transaction commits it; run it inside `sessions.begin()`.
+    `place` puts new conversations in incident clusters: given (id, signature, first message
+    time) of those with a signature, it answers (id, cluster head id, time, head's time) for
+    those that joined a cluster."""
     audit.begin_write(session)
     unique = list({it.platform_id: it for it in items}.values())
     unique.sort(key=lambda it: it.published_at)
@@ -161,7 +170,7 @@ def write_batch(
     fresh = [it for it in unique if it.platform_id not in seen]
     result = IngestResult(0, len(items) - len(fresh), 0)
     if fresh:
-        result = _store_fresh(session, channel_id, fresh, duplicates=len(items) - len(fresh))
+        result = _store_fresh(session, channel_id, fresh, duplicates=len(items) - len(fresh), cluster=place)
     events = []
     edits = [it for it in unique if it.platform_id in seen and it.edited_at is not None]
     if edits:
@@ -175,7 +184,7 @@ def write_batch(
         "new_conversations": list(result.conversation_ids), "cursor": cursor[1] if cursor else None}), *events])
     edited = sum(e.action == "message.edited" for e in events)
     return IngestResult(result.stored, result.duplicates - edited, result.new_conversations, result.conversation_ids,
-                        edited=edited, deleted=len(events) - edited, signatures=result.signatures)
+                        edited=edited, deleted=len(events) - edited)
 
 
 def _apply_edits(session: Session, channel_id: int, edits: list[IngestItem]) -> list[audit.Event]:
@@ -250,7 +259,8 @@ def _alerts_and_acknowledgements(session: Session, bulk: Bulk, channel_id: int, 
             update(Contact).where(Contact.id == bindparam("cid")).values(acknowledged_at=utcnow()), acked)
 
 
-def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], duplicates: int) -> IngestResult:
+def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], duplicates: int,
+                 cluster: Place | None = None) -> IngestResult:
     bulk = Bulk(session.connection())
     contacts = _contact_ids(bulk, channel_id, fresh)
     parents = {it.in_reply_to for it in fresh if it.in_reply_to}
@@ -301,6 +311,9 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
                      it.likes, it.reposts, it.replies, it.is_repost, it.raw, now, it.reply_ref,
                      bulk.time(it.edited_at) if it.edited_at else None))
     teams, agents = _names_to_ids(session, starters)
+    joined = cluster([(cid, it.signature, it.published_at) for cid, it in zip(new_ids, starters)
+                      if it.signature is not None]) if cluster else []
+    cluster_of = {cid: head for cid, head, _, _ in joined} | {head: head for _, head, _, _ in joined}
     conversation_rows = [
         (conv_id, it.status, it.priority, contacts[it.author_id], channel_id, it.visibility == "private",
          snippet(it.text), counts[conv_id][0], it.language, bulk.time(it.published_at),
@@ -308,7 +321,8 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
          bulk.time(it.published_at + timedelta(minutes=it.sla_minutes)) if it.sla_minutes else None,
          1, now, now, teams.get(it.team), agents.get(it.assignee), now if agents.get(it.assignee) else None,
          it.sentiment, it.region, orjson.dumps(it.reasons).decode() if it.reasons else None,
-         ",".join(it.sensitive) or None, it.signature) for conv_id, it in zip(new_ids, starters)]
+         ",".join(it.sensitive) or None, it.signature, cluster_of.get(conv_id))
+        for conv_id, it in zip(new_ids, starters)]
     bulk.insert("conversations", CONVERSATION_COLUMNS, conversation_rows)
     bulk.insert("messages", MESSAGE_COLUMNS, rows)
     new_set = set(new_ids)
@@ -338,6 +352,5 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
         ids = tag_ids(session, wanted)
         bulk.insert("conversation_tags", ("conversation_id", "tag_id"), [
             (conv_id, ids[name]) for conv_id, it in zip(new_ids, starters) for name in dict.fromkeys(it.tags)])
-    signatures = tuple((conv_id, it.signature, it.published_at) for conv_id, it in zip(new_ids, starters)
-                       if it.signature is not None)
-    return IngestResult(len(rows), duplicates, len(new_ids), tuple(new_ids), signatures=signatures)
+    set_clusters(session, joined, stored=set(new_ids))
+    return IngestResult(len(rows), duplicates, len(new_ids), tuple(new_ids))

@@ -15,6 +15,8 @@ start from the signatures kept in the store.
 
 from __future__ import annotations
 
+import operator
+import re
 import threading
 from array import array
 from collections.abc import Iterable
@@ -29,6 +31,7 @@ ROWS = PERMUTATIONS // BANDS
 SEED = 20261202
 MIN_WORDS = 3  # fewer distinct words than this say too little to compare
 THRESHOLD = 0.5
+SURE = int(0.9 * PERMUTATIONS)  # this many equal minimums: a copy, the search can stop
 WINDOW = timedelta(hours=1)
 # Words too common to say what a message is about (the languages the simulator and most brands
 # see); folded, so without accents.
@@ -43,10 +46,13 @@ o os as e nao um uma do da de que em por para com meu minha
 """.split())
 
 
-def _words(folded: str) -> list[str]:
+# A folded word of two characters or more, with no digit, that is not a handle.
+_CONTENT_WORD = re.compile(r"(?<!\S)(?!@)[^\s\d]{2,}(?!\S)")
+
+
+def _words(folded: str) -> set[str]:
     """Content words of a folded text: no stop words, no handles, nothing with a digit."""
-    return [w for w in set(folded.split()) if len(w) > 1 and w not in STOP_WORDS and not w.startswith("@")
-            and not any(c.isdigit() for c in w)]
+    return set(_CONTENT_WORD.findall(folded)) - STOP_WORDS
 
 
 def signature(folded: str) -> bytes | None:
@@ -55,19 +61,20 @@ def signature(folded: str) -> bytes | None:
     if len(words) < MIN_WORDS:
         return None
     minhash = RMinHash(PERMUTATIONS, SEED)
-    minhash.update(words)
+    minhash.update(list(words))
     return array("I", minhash.digest()).tobytes()
 
 
 def similarity(a: bytes, b: bytes) -> float:
     """Estimated Jaccard similarity of two signatures: the share of equal minimums."""
-    left, right = array("I", a), array("I", b)
-    return sum(x == y for x, y in zip(left, right)) / PERMUTATIONS
+    return _equal(array("I", a), array("I", b)) / PERMUTATIONS
 
 
-def _bands(sig: bytes) -> list[bytes]:
-    width = ROWS * 4
-    return [bytes([band]) + sig[band * width:(band + 1) * width] for band in range(BANDS)]
+def _equal(a: array, b: array) -> int:
+    return sum(map(operator.eq, a, b))
+
+
+_WIDTH = ROWS * 4  # bytes of a band
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,8 @@ class Head:
     conversation_id: int
     signature: bytes
     at: datetime
+    minimums: array  # the signature as numbers, compared without converting it again
+    seconds: float  # `at` as a timestamp (cheap to compare)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +104,10 @@ class ClusterIndex:
 
     def __init__(self, *, threshold: float = THRESHOLD, window: timedelta = WINDOW) -> None:
         self.threshold, self.window = threshold, window
-        self._bands: dict[bytes, Head] = {}
+        self._window = window.total_seconds()
+        self._bands: list[dict[bytes, Head]] = [{} for _ in range(BANDS)]  # band -> its rows -> head
         self._lock = threading.Lock()
-        self._pruned_at: datetime | None = None
-
-    def __len__(self) -> int:
-        return len(self._bands)
+        self._pruned_at: float | None = None
 
     def place(self, new: Iterable[tuple[int, bytes | None, datetime]]) -> list[Placement]:
         """Place new conversations (id, signature, first message time), oldest first, and
@@ -110,44 +117,51 @@ class ClusterIndex:
             for conversation_id, sig, at in new:
                 if sig is None:
                     continue
-                head = self._match(sig, at)
+                minimums, seconds = array("I", sig), at.timestamp()
+                head = self._match(sig, minimums, seconds)
                 if head is None:
-                    self._remember(Head(conversation_id, sig, at))
+                    self._remember(Head(conversation_id, sig, at, minimums, seconds))
                     placed.append(Placement(conversation_id, conversation_id, False, at, at))
                 else:
                     placed.append(Placement(conversation_id, head.conversation_id, True, at, head.at))
-                self._prune(at)
+                self._prune(seconds)
         return placed
 
     def forget(self, conversation_ids: set[int]) -> None:
         """Drop heads that were never stored (their transaction rolled back)."""
         with self._lock:
-            self._bands = {key: head for key, head in self._bands.items()
-                           if head.conversation_id not in conversation_ids}
+            self._bands = [{key: head for key, head in band.items() if head.conversation_id not in conversation_ids}
+                           for band in self._bands]
 
     def load(self, heads: Iterable[tuple[int, bytes, datetime]]) -> None:
         """Rebuild from stored conversations (oldest first) after a restart."""
         self.place(heads)
 
-    def _match(self, sig: bytes, at: datetime) -> Head | None:
-        best, best_score = None, self.threshold
-        for key in _bands(sig):
-            head = self._bands.get(key)
-            if head is None or abs(at - head.at) > self.window or head is best:
+    def _match(self, sig: bytes, minimums: array, seconds: float) -> Head | None:
+        best, most = None, self.threshold * PERMUTATIONS
+        tried: set[int] = set()
+        for band, heads in enumerate(self._bands):
+            head = heads.get(sig[band * _WIDTH:(band + 1) * _WIDTH])
+            if head is None or head.conversation_id in tried or abs(seconds - head.seconds) > self._window:
                 continue
-            score = similarity(sig, head.signature)
-            if score >= best_score:
-                best, best_score = head, score
+            tried.add(head.conversation_id)
+            equal = _equal(minimums, head.minimums)
+            if equal >= SURE:  # a copy: no closer head to look for
+                return head
+            if equal >= most:
+                best, most = head, equal
         return best
 
     def _remember(self, head: Head) -> None:
-        for key in _bands(head.signature):
-            current = self._bands.get(key)
-            if current is None or abs(head.at - current.at) > self.window:
-                self._bands[key] = head
+        for band, heads in enumerate(self._bands):
+            key = head.signature[band * _WIDTH:(band + 1) * _WIDTH]
+            current = heads.get(key)
+            if current is None or abs(head.seconds - current.seconds) > self._window:
+                heads[key] = head
 
-    def _prune(self, now: datetime) -> None:
-        if self._pruned_at is not None and now - self._pruned_at < self.window / 4:
+    def _prune(self, now: float) -> None:
+        if self._pruned_at is not None and abs(now - self._pruned_at) < self._window / 4:
             return
         self._pruned_at = now
-        self._bands = {key: head for key, head in self._bands.items() if abs(now - head.at) <= self.window}
+        self._bands = [{key: head for key, head in band.items() if abs(now - head.seconds) <= self._window}
+                       for band in self._bands]

@@ -222,9 +222,14 @@ _LEXICONS = {lang: _parse_lexicon(raw) for lang, raw in _LEXICONS_RAW.items()}
 LEXICON_LANGUAGES: tuple[str, ...] = tuple(sorted(_LEXICONS))
 
 
+_ASCII_CONTROLS = {c: " " for c in [*range(0x20), 0x7F]}
+
+
 def _fold(text: str) -> str:
     """NFKD, no combining marks (accents, zalgo), no format or control characters (RTL
     overrides, zero-width joiners). Case is kept: vader reads SHOUTING as emphasis."""
+    if text.isascii():  # most posts: nothing to decompose, only controls to blank (the same result)
+        return text.translate(_ASCII_CONTROLS)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(
         ch if unicodedata.category(ch) not in ("Cf", "Cc", "Cs", "Co") else " "

@@ -14,13 +14,13 @@ import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
 from socialdesk.adapters.base import Inbound, Page
-from socialdesk.rules.clusters import ClusterIndex
+from socialdesk.rules.clusters import ClusterIndex, Placement
 from socialdesk.rules.engine import RuleSet
 from socialdesk.rules.hours import acknowledgement_text, should_acknowledge
 from socialdesk.rules.model import AuthorContext, Mention, Verdict
 from socialdesk.rules.routing import AgentState, assign_batch
 from socialdesk.store import queries
-from socialdesk.store.ingest import IngestItem, IngestResult, set_clusters, write_batch
+from socialdesk.store.ingest import IngestItem, IngestResult, write_batch
 from socialdesk.store.models import utcnow
 from socialdesk.text import clean_text
 
@@ -132,20 +132,20 @@ class Ingestor:
     def store(self, prepared: Prepared, stream: str = "mentions") -> IngestResult:
         """One transaction with the page's cursor."""
         cursor = (stream, prepared.cursor) if prepared.cursor is not None else None
-        placed: list = []
+        placed: list[Placement] = []
+
+        def place(new: list[tuple[int, bytes, datetime]]) -> list[tuple[int, int, datetime, datetime]]:
+            placed.extend(self.clusters.place(new))
+            return [(p.conversation_id, p.cluster_id, p.at, p.head_at) for p in placed if p.joined]
+
         try:
             with self.sessions.begin() as session:
-                result = write_batch(session, self.channel.id, prepared.items, cursor=cursor,
-                                     deleted=list(prepared.deleted))
-                if self.clusters is not None and result.signatures:
-                    placed = self.clusters.place(result.signatures)
-                    set_clusters(session, [(p.conversation_id, p.cluster_id, p.at, p.head_at)
-                                           for p in placed if p.joined])
+                return write_batch(session, self.channel.id, prepared.items, cursor=cursor,
+                                   deleted=list(prepared.deleted), place=place if self.clusters is not None else None)
         except BaseException:
             if placed:  # those conversations were never stored
                 self.clusters.forget({p.conversation_id for p in placed})
             raise
-        return result
 
     def ingest_page(self, page: Page, stream: str = "mentions") -> IngestResult:
         return self.store(self.prepare(page), stream)
