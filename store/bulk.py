@@ -27,9 +27,19 @@ class Bulk:
         return value.isoformat(" ", "microseconds") if self.sqlite else value
 
     def insert(self, table: str, columns: Sequence[str], rows: list[tuple], tail: str = "") -> None:
-        if rows:
-            marks = ", ".join([self._mark] * len(columns))
-            self.conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) {tail}", rows)
+        """Rows as they are. On PostgreSQL (without a conflict clause) through COPY: executemany
+        there costs a round of the protocol per row (~1 s for the 50,000 audit events of a bulk
+        command, ~50 ms by COPY)."""
+        if not rows:
+            return
+        if not self.sqlite and not tail:
+            cursor = self.conn.connection.driver_connection.cursor()
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join([self._mark] * len(columns))
+        self.conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) {tail}", rows)
 
     def upsert_returning(self, table: str, columns: Sequence[str], rows: list[tuple], conflict: str,
                          updates: Sequence[str], returning: str) -> list[tuple]:

@@ -28,6 +28,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, bindparam, exists, func
 from sqlalchemy.orm import Session
 
 from . import audit, states
+from .bulk import Bulk
 from .models import Conversation, conversation_tags, utcnow
 from .queue import filtered
 from .tags import tag_ids
@@ -38,7 +39,6 @@ SELECTED = Table("sd_selected", _temp, Column("id", Integer, primary_key=True), 
                  prefixes=["TEMPORARY"])
 HIT = Table("sd_hit", _temp, Column("id", Integer, primary_key=True), Column("flag", Integer),
             prefixes=["TEMPORARY"])
-_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -104,11 +104,9 @@ class UndoResult:
 def _fill(session: Session, table: Table, rows: list[tuple]) -> None:
     conn = session.connection()
     conn.execute(table.delete())
-    if rows:
-        marks = ", ".join("?" if conn.dialect.name == "sqlite" else "%s" for _ in table.columns)
-        sql = f"INSERT INTO {table.name} VALUES ({marks})"
-        for first in range(0, len(rows), _CHUNK * 10):
-            conn.exec_driver_sql(sql, rows[first:first + _CHUNK * 10])
+    Bulk(conn).insert(table.name, [c.name for c in table.columns], rows)
+    if conn.dialect.name == "postgresql":  # a temporary table has no statistics until asked
+        conn.exec_driver_sql(f"ANALYZE {table.name}")
 
 
 def _ensure_temp_tables(session: Session) -> None:

@@ -16,8 +16,7 @@ from datetime import timedelta
 
 import orjson
 
-from sqlalchemy import Integer, Select, any_, exists, func, literal, or_, select, text, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Select, exists, func, literal, or_, select, text, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from .models import (
@@ -58,15 +57,15 @@ def search_words(words: str) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class SearchHits:
-    """The conversations a search's words find: how many, and their ids in ascending order as a
-    JSON array (the form SQLite hands them over in, and takes them back in: no Python object per
-    id, so a search of 100,000 hits costs a string, not 10 MB of ints)."""
+    """The conversations a search's words find: how many, and on SQLite their ids in ascending
+    order as a JSON array (the form SQLite hands them over in and takes them back in: no Python
+    object per id, so 100,000 hits cost a string, not 10 MB of ints). On PostgreSQL the ids stay
+    in the server: `tsquery` is joined where they are needed, and `count` is not taken (-1): a
+    page needs none, and the view's count finds them anyway."""
 
     count: int
-    listed: str
-
-    def ids(self) -> list[int]:
-        return orjson.loads(self.listed)
+    listed: str = "[]"
+    tsquery: str | None = None
 
 
 def search_hits(session: Session, words: str) -> SearchHits:
@@ -84,10 +83,11 @@ def search_hits(session: Session, words: str) -> SearchHits:
         count, listed = session.execute(text("SELECT count(*), json_group_array(rowid) FROM conversations_fts "
                                              "WHERE conversations_fts MATCH :match"), {"match": match}).one()
         return SearchHits(count, listed)
-    query = " & ".join(tokens[:-1] + [tokens[-1] + ":*"])
-    ids = sorted(session.execute(select(Message.conversation_id).distinct().where(
-        text("messages.search @@ to_tsquery('simple', :tsq)").bindparams(tsq=query))).scalars())
-    return SearchHits(len(ids), orjson.dumps(ids).decode())
+    return SearchHits(-1, tsquery=" & ".join(tokens[:-1] + [tokens[-1] + ":*"]))
+
+
+def _matches(tsquery: str):
+    return text("messages.search @@ to_tsquery('simple', :tsq)").bindparams(tsq=tsquery)
 
 
 def _id_of(session: Session, model, name: str) -> int:
@@ -105,8 +105,8 @@ def _in_hits(session: Session, hits: SearchHits):
     instead of fetching every hit and sorting them all for one page."""
     if not hits.count:
         return literal(False)
-    if session.get_bind().dialect.name != "sqlite":
-        return Conversation.id == any_(literal(hits.ids(), ARRAY(Integer)))
+    if hits.tsquery is not None:
+        return Conversation.id.in_(select(Message.conversation_id).where(_matches(hits.tsquery)))
     column_sql = "+conversations.id" if hits.count > DRIVE_MAX else "conversations.id"
     return text(f"{column_sql} IN (SELECT value FROM json_each(:ids))").bindparams(ids=hits.listed)
 
