@@ -134,7 +134,9 @@ class Capabilities:
     `length_counting` way. `private_reply_window`: how long after a public message its author
     may still be answered privately (Meta: 7 days). `dm_window`: how long after the customer's
     last private message the brand may still write (Messenger: 24 hours). `backfill`: can read
-    back in time. `push`: can wait for news between polls (IMAP IDLE)."""
+    back in time. `push`: can wait for news between polls (IMAP IDLE). `private_kind`: what a
+    private answer to a public message is called on the platform ("dm": a direct message;
+    "private_reply": Meta's one private reply to a comment)."""
 
     public_reply: bool
     private_reply: bool
@@ -147,6 +149,7 @@ class Capabilities:
     dm_window: timedelta | None = None
     backfill: bool = False
     push: bool = False
+    private_kind: Literal["dm", "private_reply"] = "dm"
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,7 +76,7 @@ class GraphAdapter:
         self.capabilities = Capabilities(
             public_reply=True, private_reply=True, dm=True, email=False, max_length=self.comment_max,
             length_counting="utf16", private_max_length=self.message_max, private_reply_window=PRIVATE_REPLY_WINDOW,
-            dm_window=HUMAN_AGENT_WINDOW if human_agent else DM_WINDOW, backfill=True)
+            dm_window=HUMAN_AGENT_WINDOW if human_agent else DM_WINDOW, backfill=True, private_kind="private_reply")
 
     # -- the account (per platform) --
 

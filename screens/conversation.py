@@ -13,10 +13,18 @@ from socialdesk.screens.acting import ActingScreen, Target
 from socialdesk.screens.base import PaletteCommand
 from socialdesk.screens.canned import CannedPicker
 from socialdesk.screens.why import why
-from socialdesk.screens.messages import ActionDone, ConversationLoaded, ReplyQueued, ReplyRefused
+from socialdesk.screens.messages import (
+    ActionDone,
+    ConversationLoaded,
+    ReplyQueued,
+    ReplyRefused,
+    RouteChosen,
+    RoutesLoaded,
+)
+from socialdesk.screens.routes import EMAIL, RoutePicker
 from socialdesk.screens.widgets.command_line import CommandLine
 from socialdesk.screens.widgets.timeline import Timeline
-from socialdesk.services.commands import Approve, ReplyRejected, Selection
+from socialdesk.services.commands import Approve, Refused, Reply, ReplyRejected, ReplyRoute, Selection
 from socialdesk.services.desk import Desk
 from socialdesk.store.views import ConversationDetail
 from socialdesk.text import terminal_safe
@@ -28,6 +36,8 @@ class ConversationScreen(ActingScreen):
         Binding("ctrl+s", "send", "Send", id="conversation.send", tooltip="Queue the reply for sending"),
         Binding("ctrl+t", "toggle_visibility", "Public/DM", id="conversation.visibility",
                 tooltip="Switch the reply between public and private"),
+        Binding("p", "pick_route", "Route", show=False, id="conversation.route",
+                tooltip="How the reply goes out: public, a DM, a private reply, an email (with why one is closed)"),
         Binding("w", "write", "Write", id="conversation.write", tooltip="Move to the composer"),
         Binding("a", "take", "Take", id="conversation.assign", tooltip="Assign this conversation to me"),
         Binding("ctrl+r", "prompt('resolve ')", "Resolve", id="conversation.resolve",
@@ -44,6 +54,7 @@ class ConversationScreen(ActingScreen):
         self.conversation_id = conversation_id
         self.detail: ConversationDetail | None = None
         self.visibility: str | None = None
+        self.route: ReplyRoute | None = None  # chosen with p or :email; None: the default of `visibility`
         self.offer_private = False  # the privacy guard held a public reply: ctrl+t sends it privately
 
     def compose(self) -> ComposeResult:
@@ -132,8 +143,10 @@ class ConversationScreen(ActingScreen):
 
     @on(TextArea.Changed, "#composer")
     def _show_counter(self) -> None:
-        visibility = self.visibility or "public"
-        channel = self.detail.contact.channel if self.detail else ""
+        route = self.route
+        visibility = route.visibility if route else self.visibility or "public"
+        latest = next((m for m in reversed(self.detail.messages) if m.direction == "in"), None) if self.detail else None
+        channel = route.channel if route else latest.channel if latest else self.detail.contact.channel if self.detail else ""
         count = self.desk.count(channel, self.composer.text.strip())
         limit = self.desk.max_length(channel, visibility) if channel else None
         bar = Text(no_wrap=True)
@@ -142,15 +155,18 @@ class ConversationScreen(ActingScreen):
         else:
             bar.append(f"{count} chars", style="bold" if count else "dim")
         bar.append(" · ")
-        bar.append(visibility, style="bold magenta" if visibility == "private" else "bold")
-        bar.append("  (ctrl+t to switch)", style="dim")
+        bar.append(terminal_safe(route.label, single_line=True) if route else visibility,
+                   style="bold magenta" if visibility == "private" else "bold")
+        bar.append("  (ctrl+t public/private, p route)", style="dim")
         self.query_one("#composer-bar", Static).update(bar)
 
     # Actions ----------------------------------------------------------------------------------------
     def action_back(self) -> None:
-        if self.composer.has_focus and self.composer.text.strip():
+        """Out of the composer first (keeping what is written), then back to the queue."""
+        if self.composer.has_focus:
             self.query_one(Timeline).focus()
-            self.notify("Draft kept; press escape again to go back.", markup=False)
+            if self.composer.text.strip():
+                self.notify("Draft kept; press escape again to go back.", markup=False)
             return
         self.dismiss()
 
@@ -158,6 +174,7 @@ class ConversationScreen(ActingScreen):
         self.composer.focus()
 
     def action_toggle_visibility(self) -> None:
+        self.route = None
         self.visibility = "private" if self.visibility == "public" else "public"
         self._show_counter()
         if self.offer_private and self.visibility == "private":
@@ -165,19 +182,67 @@ class ConversationScreen(ActingScreen):
             self.action_send()
 
     def action_send(self) -> None:
-        self._send(self.conversation_id, self.composer.text, self.visibility or "public")
+        self._send(self.conversation_id, self.composer.text, self.visibility or "public", self.route)
 
     @work(thread=True, exclusive=True, group="conversation-send", exit_on_error=False)
-    def _send(self, conversation_id: int, text: str, visibility: str) -> None:
+    def _send(self, conversation_id: int, text: str, visibility: str, route: ReplyRoute | None) -> None:
         try:
-            self.post_message(ReplyQueued(self.desk.reply(conversation_id, text, visibility)))
+            outcome = self.desk.run(Reply(text, visibility, route), Selection((conversation_id,)))
+            self.post_message(ReplyQueued(outcome.detail))
         except ReplyRejected as rejected:
             self.post_message(ReplyRefused(str(rejected), rejected.go_private))
+        except Refused as refused:
+            self.post_message(ReplyRefused(str(refused)))
+
+    # Routes -----------------------------------------------------------------------------------------
+    def action_pick_route(self) -> None:
+        self._load_routes(self.conversation_id)
+
+    @work(thread=True, exclusive=True, group="conversation-routes", exit_on_error=False)
+    def _load_routes(self, conversation_id: int) -> None:
+        self.post_message(RoutesLoaded(self.desk.routes(conversation_id)))
+
+    @on(RoutesLoaded)
+    def _routes_loaded(self, message: RoutesLoaded) -> None:
+        def chosen(choice: ReplyRoute | str | None) -> None:
+            if choice == EMAIL:
+                self.query_one(CommandLine).open("email ", "reply by email to :")
+            elif isinstance(choice, ReplyRoute):
+                self._use_route(choice)
+
+        self.app.push_screen(RoutePicker(message.routes), chosen)
+
+    def _use_route(self, route: ReplyRoute) -> None:
+        if route.problem:
+            self.notify(terminal_safe(route.problem), title="Not this route", severity="warning", markup=False)
+            return
+        self.route = route
+        self._show_counter()
+        self.composer.focus()
+
+    def screen_verb(self, line) -> None:
+        if line.verb == "email":
+            self._email_route(self.conversation_id, line.argument)
+        else:
+            super().screen_verb(line)
+
+    @work(thread=True, exclusive=True, group="conversation-routes", exit_on_error=False)
+    def _email_route(self, conversation_id: int, typed: str) -> None:
+        try:
+            self.post_message(RouteChosen(self.desk.email_route(conversation_id, typed)))
+        except Refused as refused:
+            self.post_message(ReplyRefused(str(refused)))
+
+    @on(RouteChosen)
+    def _route_chosen(self, message: RouteChosen) -> None:
+        self._use_route(message.route)
 
     @on(ReplyQueued)
     def _reply_queued(self, message: ReplyQueued) -> None:
         self.composer.clear()
-        self.notify(f"Reply queued ({message.outbox.visibility}).", markup=False)
+        entry = message.outbox
+        self.notify(terminal_safe(f"Reply queued: {entry.kind or entry.visibility} on {entry.channel}"
+                                  + (f" to {entry.recipient}" if entry.kind == "email" else "") + "."), markup=False)
         self.reload()
 
     @on(ReplyRefused)
@@ -238,6 +303,9 @@ class ConversationScreen(ActingScreen):
             ("Resolve", "With a resolution code (ctrl+r)", lambda: self.action_prompt("resolve ")),
             ("Send reply", "Queue the reply in the composer", self.action_send),
             ("Switch public/private", "Change the reply's visibility", self.action_toggle_visibility),
+            ("Reply route", "Public, a DM, a private reply, an email: how the reply goes out (p)", self.action_pick_route),
+            ("Reply by email", "To an address you type (:email name@example.com)",
+             lambda: self.query_one(CommandLine).open("email ", "reply by email to :")),
             ("Canned response", "Insert a canned response into the composer", self.action_canned),
             ("Approve waiting replies", "Let this conversation's held replies go (supervisors)", self.action_approve),
             ("Key customer", "Flag or unflag this customer as a key customer", self.action_key_customer),

@@ -131,3 +131,17 @@ class WordsLoaded(Message):
     def __init__(self, words) -> None:
         super().__init__()
         self.words = words
+
+
+class RoutesLoaded(Message):
+    """The routes a conversation offers (services.commands.routes)."""
+
+    def __init__(self, routes) -> None:
+        super().__init__()
+        self.routes = routes
+
+
+class RouteChosen(Message):
+    def __init__(self, route) -> None:
+        super().__init__()
+        self.route = route

@@ -11,11 +11,12 @@ from sqlalchemy import and_, delete, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from . import audit, search_index, states
-from .db import hold_write_lock
-from .ingest import _upsert
+from . import routes
+from .db import hold_write_lock, upsert
 from .models import (Agent, Alert, Channel, Contact, Conversation, Customer, Message, Outbox, StreamHealth, Team,
                      UTCDateTime, utcnow)
-from .views import OutboxView
+from .queries import outbox_view
+from .views import OutboundRoute, OutboxView
 
 IN_DOUBT_AFTER = timedelta(seconds=60)
 
@@ -41,7 +42,7 @@ class OutboxClaim:
 
 
 def ensure_channel(session: Session, name: str, kind: str, handle: str | None = None) -> int:
-    stmt = _upsert(session)(Channel).values(name=name, kind=kind, handle=handle, created_at=utcnow())
+    stmt = upsert(session)(Channel).values(name=name, kind=kind, handle=handle, created_at=utcnow())
     session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"kind": kind, "handle": handle}))
     return session.execute(select(Channel.id).where(Channel.name == name)).scalar_one()
 
@@ -50,7 +51,7 @@ def agent_id(session: Session, name: str) -> int:
     """The agent's id, creating a plain agent row the first time a name signs in."""
     found = session.execute(select(Agent.id).where(Agent.name == name)).scalar()
     if found is None:
-        session.execute(_upsert(session)(Agent).values(name=name, display_name=name, skills=[])
+        session.execute(upsert(session)(Agent).values(name=name, display_name=name, skills=[])
                         .on_conflict_do_nothing(index_elements=["name"]))
         found = session.execute(select(Agent.id).where(Agent.name == name)).scalar_one()
     return found
@@ -63,34 +64,27 @@ def set_agent_role(session: Session, agent: int, role: str) -> None:
         audit.record(session, "config", [audit.Event("agent.role", "agent", agent, {"role": role})])
 
 
-def _view(o: Outbox) -> OutboxView:
-    return OutboxView(id=o.id, text=o.text, visibility=o.visibility, state=o.state, attempts=o.attempts,
-                      last_error=o.last_error, created_at=o.created_at, sent_at=o.sent_at,
-                      message_id=o.message_id, approval_reason=o.approval_reason)
-
-
-def queue_reply(session: Session, conversation_id: int, body: str, visibility: str, *, actor: str,
+def queue_reply(session: Session, conversation_id: int, body: str, route: OutboundRoute, *, actor: str,
                 approval_reason: str | None = None) -> OutboxView:
-    """Put a reply in the outbox, addressed to the customer's latest message in the thread. With
-    an `approval_reason` it waits (state "approval") until a supervisor approves it."""
+    """Put a reply in the outbox on the route the services decided (services.routes): the store
+    records it and never re-decides it. With an `approval_reason` it waits (state "approval")
+    until a supervisor approves it."""
     audit.begin_write(session)
-    last = session.execute(
-        select(Message.channel_id, Message.platform_id, Contact.handle)
-        .join(Contact, Contact.id == Message.author_contact_id)
-        .where(Message.conversation_id == conversation_id, Message.direction == "in")
-        .order_by(Message.published_at.desc(), Message.id.desc()).limit(1)).first()
-    if last is None:
-        raise LookupError(f"conversation {conversation_id} has no inbound message to answer")
+    channel_id = session.execute(select(Channel.id).where(Channel.name == route.channel)).scalar()
+    if channel_id is None:
+        raise LookupError(f"no channel {route.channel!r} to send on")
     me = agent_id(session, actor)
-    entry = Outbox(conversation_id=conversation_id, channel_id=last.channel_id,
-                   idempotency_key=uuid.uuid4().hex, text=body, visibility=visibility,
-                   in_reply_to=last.platform_id, recipient=last.handle,
+    entry = Outbox(conversation_id=conversation_id, channel_id=channel_id,
+                   idempotency_key=uuid.uuid4().hex, text=body, visibility=route.visibility,
+                   in_reply_to=route.in_reply_to, recipient=route.recipient, kind=route.kind,
+                   reply_ref=route.reply_ref,
                    state="approval" if approval_reason else "queued", approval_reason=approval_reason,
                    agent_id=me, next_attempt_at=utcnow())
     session.add(entry)
     session.flush()
     events = [audit.Event("reply.queued", "conversation", conversation_id,
-                          {"outbox": entry.id, "visibility": visibility, "approval": approval_reason})]
+                          {"outbox": entry.id, "visibility": route.visibility, "route": route.kind,
+                           "channel": route.channel, "approval": approval_reason})]
     # Whoever answers an unassigned conversation owns it (still a conditional update).
     now = utcnow()
     taken = session.execute(update(Conversation).where(
@@ -100,7 +94,7 @@ def queue_reply(session: Session, conversation_id: int, body: str, visibility: s
     if taken:
         events.append(audit.Event("assign", "conversation", conversation_id, {"agent": actor, "by": "reply"}))
     audit.record(session, actor, events)
-    return _view(entry)
+    return outbox_view(entry, route.channel)
 
 
 def _due(now: datetime, in_doubt_after: timedelta):
@@ -158,8 +152,8 @@ def claim_outbox(session: Session, *, limit: int = 20, now: datetime | None = No
         claims.append(OutboxClaim(entry.id, channel, entry.idempotency_key, entry.text, entry.visibility,
                                   entry.in_reply_to, entry.recipient, entry.attempts + 1,
                                   in_doubt=entry.state == "sending" or entry.in_doubt, recipient_id=recipient_id,
-                                  reply_to_kind=kind,
-                                  reply_to_at=published_at, reply_ref=reply_ref, automatic=entry.automatic))
+                                  reply_to_kind=kind, reply_to_at=published_at,
+                                  reply_ref=entry.reply_ref or reply_ref, automatic=entry.automatic))
         entry.state, entry.claimed_at, entry.attempts = "sending", now, entry.attempts + 1
     return claims
 
@@ -180,15 +174,17 @@ def mark_sent(session: Session, outbox_id: int, platform_id: str, url: str | Non
     entry = session.get(Outbox, outbox_id)
     if entry is None or entry.state == "sent":
         return
-    stmt = _upsert(session)(Message).values(
+    kind = entry.kind or ("reply" if entry.visibility == "public" else "dm")
+    stmt = upsert(session)(Message).values(
         conversation_id=entry.conversation_id, channel_id=entry.channel_id, platform_id=platform_id,
-        direction="out", visibility=entry.visibility, kind="reply" if entry.visibility == "public" else "dm",
+        direction="out", visibility=entry.visibility, kind=kind,
         text=posted_text, agent_id=entry.agent_id, in_reply_to=entry.in_reply_to, url=url,
         published_at=sent_at, created_at=utcnow())
     session.execute(stmt.on_conflict_do_nothing(index_elements=["channel_id", "platform_id"]))
     message_id = session.execute(select(Message.id).where(
         Message.channel_id == entry.channel_id, Message.platform_id == platform_id)).scalar_one()
     search_index.reindex(session, [entry.conversation_id])
+    _remember_route(session, entry, kind, platform_id)
     entry.state, entry.sent_at, entry.message_id, entry.last_error = "sent", sent_at, message_id, None
     session.execute(update(Conversation).where(Conversation.id == entry.conversation_id).values(
         message_count=Conversation.message_count + 1, last_message_at=sent_at,
@@ -198,6 +194,18 @@ def mark_sent(session: Session, outbox_id: int, platform_id: str, url: str | Non
         version=Conversation.version + 1, updated_at=utcnow()))
     audit.record(session, "sender", [audit.Event("reply.sent", "conversation", entry.conversation_id,
                                                  {"outbox": outbox_id, "platform_id": platform_id})])
+
+
+def _remember_route(session: Session, entry: Outbox, kind: str, platform_id: str) -> None:
+    """A private reply opens (or continues) the route the customer's answer will come back on."""
+    if kind == "email":
+        routes.remember(session, entry.channel_id, routes.mail_key(platform_id), entry.conversation_id)
+    elif entry.visibility == "private" and entry.in_reply_to:
+        author = session.execute(select(Contact.platform_user_id).join(
+            Message, Message.author_contact_id == Contact.id).where(
+            Message.channel_id == entry.channel_id, Message.platform_id == entry.in_reply_to)).scalar()
+        if author:
+            routes.remember(session, entry.channel_id, routes.dm_key(author), entry.conversation_id)
 
 
 def mark_failed(session: Session, outbox_id: int, error: str, *, retry_in: float | None,
@@ -228,7 +236,7 @@ def record_poll(session: Session, channel_id: int, stream: str, *, error: str | 
     values: dict = {"last_error": error, "last_error_at": now} if error else {"last_success_at": now}
     if rate is not None:
         values["rate_limit"], values["rate_remaining"], values["rate_reset_at"] = rate
-    stmt = _upsert(session)(StreamHealth).values(channel_id=channel_id, stream=stream, **values)
+    stmt = upsert(session)(StreamHealth).values(channel_id=channel_id, stream=stream, **values)
     session.execute(stmt.on_conflict_do_update(index_elements=["channel_id", "stream"], set_=values))
 
 

@@ -83,6 +83,13 @@ def _release_write_lock(connection) -> None:
         lock.release()
 
 
+def upsert(session: Session):
+    """The dialect's INSERT, which has `on_conflict_do_update` / `on_conflict_do_nothing`."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
+
+
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -10,10 +10,9 @@ from datetime import datetime, timedelta
 
 import orjson
 from sqlalchemy import bindparam, case, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from . import audit, search_index, states
+from . import audit, routes, search_index, states
 from .models import (
     OPEN_SQL,
     Agent,
@@ -28,6 +27,7 @@ from .models import (
     utcnow,
 )
 from .bulk import Bulk
+from .db import upsert
 from .tags import tag_ids
 
 
@@ -71,6 +71,7 @@ class IngestItem:
     reply_ref: str | None = None  # the adapter's note of how to answer it
     edited_at: datetime | None = None  # set when the platform says the text was changed
     signature: bytes | None = None  # for incident clusters (rules.clusters)
+    case_id: int | None = None  # the conversation a case reference in it names ("[SD-000243]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +84,8 @@ class IngestResult:
     deleted: int = 0
 
 
-def _upsert(session: Session):
-    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
-
-
 def save_cursor(session: Session, channel_id: int, stream: str, value: str | None) -> None:
-    stmt = _upsert(session)(Cursor).values(channel_id=channel_id, stream=stream, value=value, updated_at=utcnow())
+    stmt = upsert(session)(Cursor).values(channel_id=channel_id, stream=stream, value=value, updated_at=utcnow())
     session.execute(stmt.on_conflict_do_update(
         index_elements=["channel_id", "stream"], set_={"value": value, "updated_at": utcnow()}))
 
@@ -111,7 +108,7 @@ def set_clusters(session: Session, joined: list[tuple[int, int, datetime, dateti
         entry = grown.setdefault(head, [0, head_at, head_at])
         entry[0] += 1
         entry[2] = max(entry[2], at)
-    stmt = _upsert(session)(Cluster).values([
+    stmt = upsert(session)(Cluster).values([
         {"id": head, "size": n + 1, "first_at": first, "last_at": last} for head, (n, first, last) in grown.items()])
     session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={
         "size": Cluster.size + stmt.excluded.size - 1,
@@ -277,10 +274,20 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
                 text(f"conversations.{OPEN_SQL}")).order_by(Conversation.id)):
             open_private[contact_id] = cid
 
-    # Each message joins the thread it replies to, else (a DM) its author's open private
-    # conversation, else starts a new one. New conversations are numbered by position first.
+    # Each message joins the thread it replies to, else (private) the conversation its route leads
+    # to (where we wrote to this person privately), else its author's open private conversation,
+    # else the conversation its case reference names, else starts a new one. New conversations
+    # are numbered by position first.
     home: dict[str, tuple[bool, int]] = {pid: (False, cid) for pid, cid in thread_of.items()}
     dm_home: dict[int, tuple[bool, int]] = {contact: (False, cid) for contact, cid in open_private.items()}
+    routed = routes.lookup(session, channel_id, {routes.dm_key(it.author_id) for it in fresh
+                                                 if it.visibility == "private"})
+    for it in fresh:  # a route is the newest private exchange: it wins over an older open conversation
+        if it.visibility == "private" and routes.dm_key(it.author_id) in routed:
+            dm_home[contacts[it.author_id]] = (False, routed[routes.dm_key(it.author_id)])
+    cases = {it.case_id for it in fresh if it.case_id}
+    if cases:
+        cases = set(session.execute(select(Conversation.id).where(Conversation.id.in_(cases))).scalars())
     starters: list[IngestItem] = []
     placement: list[tuple[IngestItem, bool, int]] = []  # item, is new, conversation id or starter index
     for it in fresh:
@@ -288,6 +295,8 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
         place = home.get(it.in_reply_to) if it.in_reply_to else None
         if place is None and it.visibility == "private":
             place = dm_home.get(contact_id)
+        if place is None and it.case_id in cases:
+            place = (False, it.case_id)
         if place is None:
             place = (True, len(starters))
             starters.append(it)

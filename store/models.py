@@ -272,6 +272,20 @@ class Note(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ConversationRoute(Base):
+    """Where a conversation continues on a channel: a private chat with someone ("dm:<their
+    platform id>"), an email thread ("mail:<Message-ID>"). The customer's private answers and
+    email replies join the conversation their route leads to."""
+
+    __tablename__ = "conversation_routes"
+    __table_args__ = (UniqueConstraint("channel_id", "route_key", name="uq_conversation_routes_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    route_key: Mapped[str] = mapped_column(String(300))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Outbox(Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_state", "state", "next_attempt_at"),)
@@ -283,6 +297,8 @@ class Outbox(Base):
     visibility: Mapped[str] = mapped_column(String(10))
     in_reply_to: Mapped[str | None] = mapped_column(String(200))
     recipient: Mapped[str | None] = mapped_column(String(300))
+    kind: Mapped[str | None] = mapped_column(String(20))  # the route: reply | dm | private_reply | email
+    reply_ref: Mapped[str | None] = mapped_column(Text)  # for a message that starts a thread (an email)
     state: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

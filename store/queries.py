@@ -47,6 +47,12 @@ def change_counter(session: Session) -> int:
     return session.execute(select(Meta.value).where(Meta.key == "changes")).scalar_one()
 
 
+def outbox_view(o: Outbox, channel: str = "") -> OutboxView:
+    return OutboxView(id=o.id, text=o.text, visibility=o.visibility, state=o.state, attempts=o.attempts,
+                      last_error=o.last_error, created_at=o.created_at, sent_at=o.sent_at, message_id=o.message_id,
+                      approval_reason=o.approval_reason, kind=o.kind, channel=channel, recipient=o.recipient)
+
+
 def conversation_detail(session: Session, conversation_id: int) -> ConversationDetail | None:
     conv = session.get(Conversation, conversation_id)
     if conv is None:
@@ -68,12 +74,8 @@ def conversation_detail(session: Session, conversation_id: int) -> ConversationD
             .outerjoin(Agent, Agent.id == Message.agent_id)
             .where(Message.conversation_id == conversation_id)
             .order_by(Message.published_at, Message.id)))
-    outbox = tuple(
-        OutboxView(id=o.id, text=o.text, visibility=o.visibility, state=o.state, attempts=o.attempts,
-                   last_error=o.last_error, created_at=o.created_at, sent_at=o.sent_at, message_id=o.message_id,
-                   approval_reason=o.approval_reason)
-        for o in session.execute(select(Outbox).where(Outbox.conversation_id == conversation_id)
-                                 .order_by(Outbox.id)).scalars())
+    outbox = tuple(outbox_view(o, channels.get(o.channel_id, "?")) for o in session.execute(
+        select(Outbox).where(Outbox.conversation_id == conversation_id).order_by(Outbox.id)).scalars())
     assert contact is not None
     return ConversationDetail(
         id=conv.id, status=conv.status, priority=conv.priority, published_at=conv.published_at,

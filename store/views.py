@@ -61,6 +61,22 @@ class Selection:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundRoute:
+    """How a reply goes out, decided by the services (services.routes), recorded as it is.
+    `in_reply_to`: the platform id of the message answered on that channel, or None for a
+    message that starts a thread (an email to the customer from a social conversation), which
+    then carries `reply_ref` (what the adapter needs: {"subject": …}) and `recipient` (the
+    address)."""
+
+    channel: str
+    visibility: str  # public | private
+    kind: str  # reply | dm | private_reply | email
+    in_reply_to: str | None = None
+    recipient: str | None = None
+    reply_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class QueueRow:
     id: int
     priority: int
@@ -126,6 +142,9 @@ class OutboxView:
     sent_at: datetime | None
     message_id: int | None = None  # the outbound message it became, once sent
     approval_reason: str | None = None  # set while it waits for a supervisor (state "approval")
+    kind: str | None = None  # the route it takes: reply | dm | private_reply | email
+    channel: str = ""
+    recipient: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,8 +73,8 @@ async def test_sending_a_reply_queues_it_and_shows_it_sent_once_delivered(desk):
         await pilot.press("w", *"Thanks, on it", "ctrl+t", "ctrl+s")
         await settle(pilot)
         text = screen_text(app)
-        assert "outbox · queued · public" in text and "Thanks, on it" in text
-        assert "Reply queued (public)" in text
+        assert "outbox · queued · reply on demo · public" in text and "Thanks, on it" in text
+        assert "Reply queued: reply on demo." in text
         [entry] = desk.conversation(conversation_id).outbox
         assert entry.text == "Thanks, on it" and entry.visibility == "public"
 

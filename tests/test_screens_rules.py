@@ -67,7 +67,7 @@ async def test_a_card_number_in_public_is_held_and_ctrl_t_sends_it_privately(run
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: "ctrl+t to send it as a private message" in screen_text(app))
         await pilot.press("ctrl+t")
-        await wait_for(pilot, lambda: "Reply queued (private)" in screen_text(app))
+        await wait_for(pilot, lambda: "Reply queued: dm on demo." in screen_text(app))
         detail = desk.conversation(app.screen.conversation_id)
         assert [(o.visibility, o.state) for o in detail.outbox] == [("private", "queued")]
 

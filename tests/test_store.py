@@ -15,7 +15,7 @@ from socialdesk.store.models import AuditEvent, Message
 from socialdesk.services.commands import Assign, Resolve, Selection
 from socialdesk.services.desk import Desk
 from socialdesk.store.queue import SearchError
-from socialdesk.store.views import QueueFilter
+from socialdesk.store.views import OutboundRoute, QueueFilter
 from seed import T0, seed_conversations
 
 
@@ -211,7 +211,8 @@ def test_the_sla_clock_stops_when_answered_and_restarts_when_the_customer_writes
         cid = s.execute(select(Message.conversation_id)).scalar_one()
         assert queries.conversation_detail(s, cid).sla_due_at == T0 + timedelta(seconds=1, minutes=60)
     with store.begin() as s:
-        entry = commands.queue_reply(s, cid, "on it", "public", actor="alice")
+        entry = commands.queue_reply(s, cid, "on it", OutboundRoute("demo", "public", "reply", "1", "ann"),
+                                     actor="alice")
     with store.begin() as s:
         commands.mark_sent(s, entry.id, "out-1", None, T0 + timedelta(minutes=5), "@ann on it")
     with store() as s:

@@ -46,7 +46,12 @@ def outbox_text(entry: OutboxView, at: datetime) -> Text:
     head = Text(no_wrap=True, overflow="ellipsis")
     head.append("⇢ outbox · ", style="bold")
     head.append(entry.state, style=OUTBOX_STATE_STYLES.get(entry.state, "bold"))
-    head.append(f" · {_safe(entry.visibility)} · {fmt.age(entry.created_at, at)} ago", style="dim")
+    route = entry.kind or entry.visibility
+    if entry.channel:
+        route += f" on {entry.channel}"
+    if entry.kind == "email" and entry.recipient:
+        route += f" to {entry.recipient}"
+    head.append(f" · {_safe(route)} · {_safe(entry.visibility)} · {fmt.age(entry.created_at, at)} ago", style="dim")
     if entry.attempts:
         head.append(f" · {entry.attempts} attempt{'s' if entry.attempts != 1 else ''}", style="dim")
     lines = [head]

@@ -6,6 +6,7 @@
     :note Called them      :reply order-dm       (a canned holding reply)
     :view unassigned       :mark refund age:<10m :unmark
     :search refund         :undo                 :clusters (one row per cluster)
+    :email ann@example.com (the conversation's reply goes by email to that address)
 
 Pure: the screen turns a `Line` into a command for the command layer, or into a view change.
 """
@@ -18,10 +19,10 @@ from dataclasses import dataclass, field
 from . import commands as c
 
 VERBS = ("tag", "untag", "priority", "assign", "close", "resolve", "reopen", "note", "reply", "view", "mark",
-         "unmark", "search", "undo", "clusters")
+         "unmark", "search", "undo", "clusters", "email")
 ALIASES = {"p": "priority", "a": "assign", "t": "tag", "r": "resolve", "v": "view", "m": "mark", "s": "search",
            "noise": "close", "/": "search"}
-SCREEN_VERBS = ("view", "mark", "unmark", "search", "undo", "clusters")  # handled by the screen itself
+SCREEN_VERBS = ("view", "mark", "unmark", "search", "undo", "clusters", "email")  # handled by the screen itself
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ def parse_line(text: str) -> Line:
     if verb in SCREEN_VERBS:
         if verb == "view" and not rest:
             raise c.Refused("Which view? :view NAME (the number keys 1–9 open them too).")
+        if verb == "email" and not rest:
+            raise c.Refused("To which address? :email name@example.com")
         return Line(verb, rest)
     return Line(verb, rest, _command(verb, rest))
 

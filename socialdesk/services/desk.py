@@ -7,6 +7,7 @@ memory. The actor (role, teams) is read from the store on first use, in a worker
 from __future__ import annotations
 
 from collections import deque
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,7 +36,10 @@ from .commands import (
     Outcome,
     Refused,
     Reply,
+    ReplyRoute,
     ReplyRules,
+    email_route,
+    routes_for,
 )
 from .fresh import FreshCache
 from .query import DEFAULT_VIEWS, Vocabulary
@@ -196,6 +200,22 @@ class Desk:
 
     def selection_size(self, selection: Selection) -> int:
         return self.layer.count(self.actor, selection)
+
+    def routes(self, conversation_id: int, addresses: tuple[str, ...] = ()) -> list[ReplyRoute]:
+        """Every route the conversation offers (see services.commands.routes), with an email to
+        each of `addresses`; those not possible now say why."""
+        detail = self.conversation(conversation_id)
+        if detail is None:
+            return []
+        return routes_for(detail, self.replies.limits, datetime.now(UTC), brand=self.replies.variables["brand"],
+                          addresses=addresses)
+
+    def email_route(self, conversation_id: int, typed: str) -> ReplyRoute:
+        """An email to the address typed (Refused when it is not one address)."""
+        detail = self.conversation(conversation_id)
+        if detail is None:
+            raise Refused("That conversation no longer exists.")
+        return email_route(detail, self.replies.limits, typed, brand=self.replies.variables["brand"])
 
     def reply(self, conversation_id: int, text: str, visibility: str) -> OutboxView:
         """Queue a reply after every check (see commands.replies); ReplyRejected says why not."""

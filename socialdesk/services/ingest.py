@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
 from socialdesk.adapters.base import Inbound, Page
+from socialdesk.rules.canned import find_case_reference
 from socialdesk.rules.clusters import ClusterIndex, Placement
 from socialdesk.rules.engine import RuleSet
 from socialdesk.rules.hours import acknowledgement_text, should_acknowledge
@@ -73,7 +74,8 @@ def to_item(message: Inbound, text: str, verdict: Verdict, *, sla_minutes: int, 
         reasons=tuple((r.label, r.points) for r in verdict.reasons), team=verdict.team,
         sentiment=verdict.sentiment, region=verdict.region, sensitive=verdict.sensitive, alerts=verdict.alerts,
         author_recent=orjson.dumps(recent).decode(), acknowledgement=acknowledgement, reply_ref=message.reply_ref,
-        edited_at=message.edited_at, signature=verdict.signature)
+        edited_at=message.edited_at, signature=verdict.signature,
+        case_id=find_case_reference(text[:400]) if message.kind == "email" else None)
 
 
 class Ingestor:

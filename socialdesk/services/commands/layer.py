@@ -200,12 +200,13 @@ class CommandLayer:
                 continue
             try:
                 if isinstance(command, Reply):
-                    text, visibility = command.text.strip(), command.visibility
+                    text = command.text.strip()
+                    route = command.route or self.replies.route(detail, command.visibility)
                 else:
-                    text, visibility = self.replies.render(command.canned, detail, actor.name).text, "public"
-                    visibility = "private" if detail.messages and detail.messages[-1].visibility == "private" \
-                        else visibility
-                approval = self.replies.check(detail, text, visibility, actor)
+                    text = self.replies.render(command.canned, detail, actor.name).text
+                    last = next((m for m in reversed(detail.messages) if m.direction == "in"), None)
+                    route = self.replies.route(detail, last.visibility if last else "public")
+                approval = self.replies.check(detail, text, route, actor)
             except ReplyRejected as rejected:
                 if isinstance(command, Reply):
                     raise
@@ -213,7 +214,7 @@ class CommandLayer:
                 continue
             if not dry_run:
                 with self.sessions.begin() as s:
-                    queued.append(commands.queue_reply(s, cid, text, visibility, actor=actor.name,
+                    queued.append(commands.queue_reply(s, cid, text, route.outbound(), actor=actor.name,
                                                        approval_reason=approval))
             else:
                 queued.append(None)
