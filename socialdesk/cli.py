@@ -36,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="the store")
     db.add_argument("action", choices=["upgrade"])
     audit = sub.add_parser("audit", help="the audit trail")
-    audit.add_argument("action", choices=["verify"])
+    audit.add_argument("action", choices=["verify", "sign", "key"],
+                       help="verify: check the chain against its signed head and the head log; sign: sign the "
+                       "head with the audit key once the chain checks out; key: store the audit key")
     rules = sub.add_parser("rules", help="the rules in socialdesk.toml")
     rules.add_argument("action", choices=["check", "test"], help="check: validate and compile; "
                        "test: replay them over stored mentions and show what would change")
@@ -93,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         from socialdesk.cli_channels import run_auth
 
         return run_auth(config, args)
+    if command == "audit" and args.action == "key":
+        from socialdesk.cli_audit import run_key
+
+        return run_key(config)
     try:
         engine, sessions = open_configured_store(config, migrate=True, writable=command in ("tui", "serve"))
     except StoreUnavailable as exc:
@@ -102,12 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         print("store is at the newest schema")
         return 0
     if command == "audit":
-        from socialdesk.store import audit
+        from socialdesk.cli_audit import run_audit
 
-        with sessions() as s:
-            checked, broken = audit.verify(s)
-        print(f"{checked} audit events checked" + (f"; chain broken at event {broken}" if broken else "; chain intact"))
-        return 1 if broken else 0
+        return run_audit(sessions, args)
     if command == "rules":
         from datetime import UTC, datetime
 
@@ -175,12 +178,14 @@ def no_channels_hint(config) -> str | None:
 
 def run_tui(config, runtime, agent: str, title: str = "socialdesk", role: str | None = None) -> int:
     from socialdesk.app import SocialdeskApp
+    from socialdesk.store.anchor import attach, attached
     from socialdesk.store.db import open_reader
 
     runtime.start()
     # The screens read through connections of their own with a small page cache: a TUI that
     # browses a million conversations stays small (the pollers keep their big cache).
     screen_engine, screen_sessions = open_reader(config.store.effective_url)
+    attach(screen_sessions, attached(runtime.sessions))  # their commands sign and log the audit head too
     desk = runtime.desk(agent, role, sessions=screen_sessions)
     hint = no_channels_hint(config)
     try:

@@ -73,7 +73,8 @@ def run_auth(config: Config, args: argparse.Namespace) -> int:
         return _fail(str(exc))
 
 
-def _read(prompt: str) -> str:
+def read_secret(prompt: str) -> str:
+    """A secret from the terminal without echo, or one line from a pipe."""
     if sys.stdin.isatty():
         return getpass.getpass(f"{prompt}: ").strip()
     return sys.stdin.readline().strip()
@@ -89,12 +90,12 @@ def _set(channel: ChannelConfig, credentials, args: argparse.Namespace) -> int:
     if args.oauth1 and channel.kind != "x":
         return _fail("--oauth1 is for x channels", 2)
     if args.oauth1:
-        values = {name: _read(f"{channel.name} OAuth 1.0a {name}") for name in OAUTH1_FIELDS}
+        values = {name: read_secret(f"{channel.name} OAuth 1.0a {name}") for name in OAUTH1_FIELDS}
         if not all(values.values()):
             return _fail("all four OAuth 1.0a keys are needed; nothing was stored", 2)
         secret = json.dumps(values)
     else:
-        secret = _read(f"{channel.name} {secret_parts(channel.kind).get(part, 'secret')}")
+        secret = read_secret(f"{channel.name} {secret_parts(channel.kind).get(part, 'secret')}")
     if not secret:
         return _fail("nothing was entered; nothing was stored", 2)
     store = credentials.store

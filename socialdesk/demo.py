@@ -1,8 +1,9 @@
 """`socialdesk demo`: the real pipeline (simulator over HTTP → Mastodon adapter → ingest → store
 → TUI and sender) on a store of its own, with no credentials and no network.
 
-Everything the demo keeps lives in its data dir: the store, the log, and the simulator's journal
-(the posts it made up), so a restarted demo carries on where it stopped and `--fresh` starts over."""
+Everything the demo keeps lives in its data dir: the store, the logs (its own and the audit head
+log) and the simulator's journal (the posts it made up), so a restarted demo carries on where it
+stopped and `--fresh` starts over."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ DEMO_REPLIES = (
 STORE_FILE = "demo.db"
 LOG_FILE = "socialdesk.log"
 JOURNAL_FILE = "simulator.jsonl"
+HEAD_LOG_FILE = "audit.heads"  # beside the store, so --fresh starts the log over with it
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +41,13 @@ DEMO_TEAMS = [TeamConfig(name="support", tags=["customer-service"]), TeamConfig(
 
 
 def demo_config(config: Config, data_dir: Path) -> Config:
-    """The user's settings (rules, keymap, agents, teams) with the demo's own store, log and one
+    """The user's settings (rules, keymap, agents, teams) with the demo's own store, logs and one
     simulator (and two teams when the settings have none)."""
     return config.model_copy(update={
         "store": StoreConfig(url=f"sqlite:///{data_dir / STORE_FILE}"),
         "channels": [ChannelConfig(name="demo", kind="simulator", interval=2.0)],
         "log": config.log.model_copy(update={"file": str(data_dir / LOG_FILE)}),
+        "audit": config.audit.model_copy(update={"head_log": str(data_dir / HEAD_LOG_FILE)}),
         "teams": config.teams or DEMO_TEAMS,
     })
 
@@ -65,7 +68,7 @@ def run_demo(config: Config, args: Namespace, agent: str) -> int:
     data_dir = demo_data_dir(args.data_dir)
     try:
         if args.fresh and data_dir.exists():
-            shutil.rmtree(data_dir)  # the store, the log and the simulator's journal
+            shutil.rmtree(data_dir)  # the store, the logs and the simulator's journal
         data_dir.mkdir(parents=True, exist_ok=True)
         config = demo_config(config, data_dir)
         log_path = configure_logging(config)

@@ -318,11 +318,31 @@ class Alert(Base):
     """Something a supervisor should see now: a keyword, an influencer or key customer, a spike."""
 
     __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_at", "at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[str] = mapped_column(String(30))
     message: Mapped[str] = mapped_column(Text)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+
+
+class AlertDelivery(Base):
+    """One alert on its way to one target ("webhook" or "email"): queued, claimed (`sending`),
+    then `sent`, or `failed` after the last attempt. Queued by the first sender that sees the
+    alert; the `meta` row "alert_queue_from" holds the last alert raised before there was a queue."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "target", name="uq_alert_deliveries_alert_target"),
+                      Index("ix_alert_deliveries_state", "state", "next_attempt_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
 
 
 class AuditEvent(Base):
@@ -339,3 +359,14 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's head, one row (id 1) updated with every event written: how many events, the
+    newest hash, and an HMAC of both (store.anchor) when the writer holds the audit key."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    events: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64))

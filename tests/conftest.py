@@ -1,13 +1,19 @@
 """Fixtures: a fresh store per test on SQLite and, when SOCIALDESK_TEST_DATABASE_URL is set (CI
-sets it), on PostgreSQL too; and no developer config or keyring leaking into a test."""
+sets it), on PostgreSQL too; no developer config or keyring leaking into a test; and the alert
+receivers (a webhook and a mailbox on loopback)."""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 
 from socialdesk.services.desk import Desk
@@ -55,6 +61,60 @@ def store(database_url):
 @pytest.fixture
 def desk(store) -> Desk:
     return Desk(store, "alice")
+
+
+class Hook(BaseHTTPRequestHandler):
+    """A webhook: keeps each POST's JSON body and headers; while `refusing`, answers 503."""
+
+    received: list[tuple[dict, dict]] = []
+    refusing = False
+
+    def do_POST(self):  # noqa: N802 - the stdlib's name
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if Hook.refusing:
+            self.send_response(503)
+        else:
+            Hook.received.append((body, dict(self.headers)))
+            self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    Hook.received, Hook.refusing = [], False
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/alerts"
+    server.shutdown()
+
+
+class Inbox:
+    """A mailbox: keeps each message as text; while `refusing`, answers 451 (try again later)."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.refusing = False
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        if self.refusing:
+            return "451 try again later"
+        self.messages.append(envelope.content.decode())
+        return "250 OK"
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Inbox, str]]:
+    with socket.socket() as probe:  # a free port: aiosmtpd's start-up check cannot use port 0
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, f"127.0.0.1:{port}"
+    controller.stop()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from socialdesk.config import (
     CHANNEL_KINDS,
     AgentConfig,
+    AuditConfig,
     ChannelConfig,
     CredentialsConfig,
     Config,
@@ -97,6 +98,7 @@ def test_example_file_documents_every_key_of_every_section() -> None:
         "store": StoreConfig,
         "log": LogConfig,
         "credentials": CredentialsConfig,
+        "audit": AuditConfig,
         "channels": ChannelConfig,
         "teams": TeamConfig,
         "agents": AgentConfig,
@@ -225,11 +227,13 @@ def test_env_values_are_toml_scalars_when_possible(tmp_path: Path) -> None:
         ),
         (
             {"SOCIALDESK_SHOP__URL": "x"},
-            "SOCIALDESK_SHOP__URL: unknown section 'shop' (variables can set keys of store, log, rules, credentials)",
+            "SOCIALDESK_SHOP__URL: unknown section 'shop' "
+            "(variables can set keys of store, log, rules, credentials, audit)",
         ),
         (
             {"SOCIALDESK_CHANNELS__NAME": "x"},
-            "SOCIALDESK_CHANNELS__NAME: unknown section 'channels' (variables can set keys of store, log, rules, credentials)",
+            "SOCIALDESK_CHANNELS__NAME: unknown section 'channels' "
+            "(variables can set keys of store, log, rules, credentials, audit)",
         ),
     ],
 )

@@ -3,23 +3,21 @@ reach a webhook and a mailbox (real servers on loopback)."""
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
-import pytest
-from aiosmtpd.controller import Controller
+from conftest import Hook
+from sqlalchemy import select, update
 
 from socialdesk.adapters.base import Contact, Inbound, Page
 from socialdesk.config import AgentConfig, Config, RulesConfig, TeamConfig
 from socialdesk.config.rules import AlertsConfig
+from socialdesk.services.alert_sender import AlertSender
 from socialdesk.services.ingest import ChannelRef, Ingestor
 from socialdesk.services.maintenance import Maintenance
 from socialdesk.services.rules import build_ruleset
 from socialdesk.services.runtime import Runtime
-from socialdesk.store import commands
+from socialdesk.store import alert_queue, commands
+from socialdesk.store.models import AlertDelivery
 from socialdesk.store.views import QueueFilter
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -52,7 +50,7 @@ def test_overdue_conversations_rise_once_and_waiting_ones_overflow(store):
     assert desk.conversation(row.id).team == "front" and row.assignee == "fay"
 
     clock = [T0 + timedelta(minutes=40)]
-    job = Maintenance(store, rules, cfg.rules.alerts, clock=lambda: clock[0])
+    job = Maintenance(store, rules, clock=lambda: clock[0])
     job.run_once()
     moved = desk.conversation(row.id)
     assert moved.team == "back" and moved.assignee == "bea"  # waited past 30 min: overflow
@@ -69,7 +67,7 @@ def test_overdue_conversations_rise_once_and_waiting_ones_overflow(store):
 def test_a_spike_raises_one_alert(store):
     cfg, rules, ingestor = make(store, AlertsConfig(spike_min_count=20, window_minutes=5, baseline_minutes=60))
     clock = [T0]
-    job = Maintenance(store, rules, cfg.rules.alerts, clock=lambda: clock[0])
+    job = Maintenance(store, rules, clock=lambda: clock[0])
     desk = Runtime(cfg, store).desk("bea")
     before = desk.latest_alert_id()
     ingestor.ingest_page(Page([mention(f"b{i}", "backlog", T0 - timedelta(seconds=i)) for i in range(30)],
@@ -85,57 +83,38 @@ def test_a_spike_raises_one_alert(store):
     assert len(spikes) == 1 and "60" in spikes[0].message
 
 
-class Hook(BaseHTTPRequestHandler):
-    received: list = []
-
-    def do_POST(self):  # noqa: N802 - the stdlib's name
-        Hook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def webhook():
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    Hook.received = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/alerts"
-    server.shutdown()
-
-
-@pytest.fixture
-def mailbox():
-    class Inbox:
-        messages: list = []
-
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-            self.messages.append(envelope.content.decode())
-            return "250 OK"
-
-    with socket.socket() as probe:  # a free port: aiosmtpd's start-up check cannot use port 0
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, f"127.0.0.1:{port}"
-    controller.stop()
-
-
 def test_alerts_go_to_the_webhook_and_the_mailbox(store, webhook, mailbox):
     inbox, smtp = mailbox
     cfg, rules, ingestor = make(store, AlertsConfig(webhook=webhook, email="oncall@example.com", smtp=smtp))
-    job = Maintenance(store, rules, cfg.rules.alerts, clock=lambda: T0)
-    job.run_once()  # starts from now: older alerts are not resent
+    sender = AlertSender(store, cfg.rules.alerts)
     ingestor.ingest_page(Page([Inbound(
         platform_id="9", kind="mention", visibility="public", text="your app is broken", published_at=T0,
         author=Contact(platform_id="star", handle="star", followers=900_000), language="en")], cursor="9"))
-    job.run_once()
-    assert [hook["kind"] for hook in Hook.received] == ["rule"] and "star" in Hook.received[0]["message"]
+    assert sender.run_once() == 2
+    [(hook, headers)] = Hook.received
+    assert hook["kind"] == "rule" and "star" in hook["message"] and headers["Idempotency-Key"] == hook["id"]
     (mail,) = inbox.messages
     assert "To: oncall@example.com" in mail and "Auto-Submitted: auto-generated" in mail and "star" in mail
-    job.run_once()
+    assert f"Message-ID: <{hook['id']}@socialdesk.invalid>" in mail
+    assert sender.run_once() == 0
     assert len(Hook.received) == 1 and len(inbox.messages) == 1  # each alert goes out once
+
+
+def test_a_refused_alert_is_tried_again_and_a_send_cut_off_repeats_under_its_key(store, webhook):
+    cfg, rules, _ = make(store, AlertsConfig(webhook=webhook))
+    sender = AlertSender(store, cfg.rules.alerts, in_doubt_after=timedelta(0))
+    with store.begin() as s:
+        commands.raise_alert(s, "keyword", "Keyword 'outage' from @ana")
+    Hook.refusing = True
+    assert sender.run_once() == 1 and Hook.received == []
+    with store.begin() as s:  # the retry is due
+        s.execute(update(AlertDelivery).values(next_attempt_at=datetime.now(UTC)))
+    Hook.refusing = False
+    with store.begin() as s:  # a process claims it, then dies before it is marked
+        (cut_off,) = alert_queue.claim_alerts(s, ("webhook",), raised_since=T0)
+    assert sender.run_once() == 1
+    [(hook, headers)] = Hook.received
+    assert hook["id"] == headers["Idempotency-Key"] == cut_off.key and hook["message"].startswith("Keyword")
+    with store() as s:
+        assert s.execute(select(AlertDelivery.state, AlertDelivery.attempts)).one() == ("sent", 3)
+    assert sender.run_once() == 0

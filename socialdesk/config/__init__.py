@@ -7,6 +7,7 @@ from .models import (
     CHANNEL_KINDS,
     CONFIG_FILE_NAME,
     AgentConfig,
+    AuditConfig,
     ChannelConfig,
     ChannelKind,
     Config,
@@ -20,7 +21,7 @@ from .models import (
 from .rules import RulesConfig
 
 __all__ = [
-    "CHANNEL_KINDS", "CONFIG_FILE_NAME", "ENV_PREFIX", "AgentConfig", "ChannelConfig", "ChannelKind", "Config",
-    "ConfigError", "CredentialsConfig", "DeskConfig", "LogConfig", "RulesConfig", "StoreConfig", "TeamConfig",
+    "CHANNEL_KINDS", "CONFIG_FILE_NAME", "ENV_PREFIX", "AgentConfig", "AuditConfig", "ChannelConfig", "ChannelKind",
+    "Config", "ConfigError", "CredentialsConfig", "DeskConfig", "LogConfig", "RulesConfig", "StoreConfig", "TeamConfig",
     "default_store_url", "example_text", "load_config", "summary", "user_config_file", "write_example",
 ]

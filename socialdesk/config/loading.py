@@ -20,12 +20,12 @@ import platformdirs
 from pydantic import BaseModel, ValidationError
 
 from .base import ConfigError, LocatedError, Model
-from .models import CONFIG_FILE_NAME, Config, CredentialsConfig, LogConfig, StoreConfig
+from .models import CONFIG_FILE_NAME, AuditConfig, Config, CredentialsConfig, LogConfig, StoreConfig
 from .rules import RulesConfig
 
 ENV_PREFIX = "SOCIALDESK_"
 _ENV_SECTIONS: dict[str, type[Model]] = {"store": StoreConfig, "log": LogConfig, "rules": RulesConfig,
-                                         "credentials": CredentialsConfig}
+                                         "credentials": CredentialsConfig, "audit": AuditConfig}
 
 
 def user_config_file() -> Path:

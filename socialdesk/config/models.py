@@ -81,6 +81,10 @@ class CredentialsConfig(Model):
     file: str | None = None  # the encrypted file; None: credentials.enc in the user data dir
 
 
+class AuditConfig(Model):
+    head_log: str | None = None  # None: audit/<a name for the store>.heads in the user data dir
+
+
 class LogConfig(Model):
     level: Literal["debug", "info", "warning", "error"] = "info"
     file: str | None = None
@@ -110,6 +114,7 @@ class Config(Model):
     views: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_VIEWS))  # name -> query, keys 1..9
     log: LogConfig = LogConfig()
     credentials: CredentialsConfig = CredentialsConfig()
+    audit: AuditConfig = AuditConfig()
     source: Path | None = None  # the file that was read; None for built-in defaults
 
     @field_validator("keymap", mode="before")

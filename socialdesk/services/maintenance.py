@@ -1,20 +1,16 @@
 """The desk's clockwork, run every half minute by the scheduler: unanswered conversations rise
-when they pass their SLA and overflow when they wait too long, volume spikes raise an alert,
-and alerts go out by webhook or email when the team asked for that."""
+when they pass their SLA and overflow when they wait too long, and volume spikes raise an alert
+(services.alert_sender sends alerts on)."""
 
 from __future__ import annotations
 
 import logging
-import smtplib
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
-import httpx
 import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
-from socialdesk.config.rules import AlertsConfig
 from socialdesk.rules.alerts import SpikeDetector
 from socialdesk.rules.engine import RuleSet
 from socialdesk.rules.routing import AgentState, route
@@ -25,17 +21,15 @@ log = logging.getLogger(__name__)
 
 
 class Maintenance:
-    def __init__(self, sessions: sessionmaker[Session], rules: RuleSet, alerts: AlertsConfig, *,
-                 clock: Callable[[], datetime] = utcnow):
-        self.sessions, self.rules, self.alerts, self.clock = sessions, rules, alerts, clock
+    def __init__(self, sessions: sessionmaker[Session], rules: RuleSet, *, clock: Callable[[], datetime] = utcnow):
+        self.sessions, self.rules, self.clock = sessions, rules, clock
         self.spikes = SpikeDetector(rules.alerts)
         self._seen_id: int | None = None
         self._quiet_until: datetime | None = None  # the backlog read at start-up is no spike
-        self._delivered: int | None = None
 
     def run_once(self) -> None:
         now = self.clock()
-        for step in (self._overdue_and_overflow, self._spike, self._deliver):
+        for step in (self._overdue_and_overflow, self._spike):
             try:
                 step(now)
             except Exception:  # one failing step must not stop the others, or the next run
@@ -77,30 +71,3 @@ class Maintenance:
         if alert is not None:
             with self.sessions.begin() as s:
                 commands.raise_alert(s, alert.kind, alert.message)
-
-    def _deliver(self, now: datetime) -> None:
-        if not (self.alerts.webhook or self.alerts.email):
-            return
-        with self.sessions() as s:
-            if self._delivered is None:  # from now on: a restart does not resend old alerts
-                self._delivered = queries.latest_alert_id(s)
-                return
-            fresh = queries.alerts_after(s, self._delivered, limit=100)
-        for alert in fresh:
-            payload = {"kind": alert.kind, "message": alert.message, "at": alert.at.isoformat(),
-                       "conversation_id": alert.conversation_id}
-            if self.alerts.webhook:
-                httpx.post(self.alerts.webhook, json=payload, timeout=10).raise_for_status()
-            if self.alerts.email:
-                send_email(self.alerts.smtp, self.alerts.email, f"socialdesk alert: {alert.kind}", alert.message)
-            self._delivered = alert.id
-
-
-def send_email(smtp: str, to: str, subject: str, body: str) -> None:
-    host, _, port = smtp.partition(":")
-    message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = "socialdesk <socialdesk@localhost>", to, subject
-    message["Auto-Submitted"] = "auto-generated"  # so no auto-responder answers it
-    message.set_content(body)
-    with smtplib.SMTP(host, int(port or 25), timeout=10) as client:
-        client.send_message(message)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +26,19 @@ from .poller import backoff_delay
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+
+
+def deliver_in_turn(sessions: sessionmaker[Session], claims: Sequence[Any], deliver: Callable[[Any], None],
+                    unclaim: Callable[[Session, list[int]], None], stopping: threading.Event) -> int:
+    """Deliver claimed entries one at a time; once `stopping` is set, those not attempted go back
+    to their queue (not in doubt). How many were attempted."""
+    for done, claim in enumerate(claims):
+        if stopping.is_set():
+            with sessions.begin() as s:
+                unclaim(s, [c.id for c in claims[done:]])
+            return done
+        deliver(claim)
+    return len(claims)
 
 
 class Sender:
@@ -47,13 +61,7 @@ class Sender:
                     return 0
             with self.sessions.begin() as s:
                 claims = commands.claim_outbox(s, in_doubt_after=self.in_doubt_after)
-            for done, claim in enumerate(claims):
-                if self._stopping.is_set():  # not attempted: back in the queue, not in doubt
-                    with self.sessions.begin() as s:
-                        commands.unclaim(s, [c.id for c in claims[done:]])
-                    return done
-                self._deliver(claim)
-            return len(claims)
+            return deliver_in_turn(self.sessions, claims, self._deliver, commands.unclaim, self._stopping)
 
     def stop(self) -> None:
         """Finish the send under way (a send cut off would be in doubt), then send no more."""

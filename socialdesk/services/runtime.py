@@ -1,6 +1,6 @@
 """The running pipeline on APScheduler: one poller per enabled channel and stream (mentions,
 DMs…), a watcher thread per channel that can wait for news (IMAP IDLE), the outbox sender and
-the maintenance job (SLA, overflow, spikes, alert delivery).
+the maintenance job (SLA, overflow, spikes) and the alert sender.
 
 Used by the TUI (embedded mode), `socialdesk serve` and `socialdesk demo`."""
 
@@ -22,6 +22,7 @@ from socialdesk.rules.clusters import ClusterIndex
 from socialdesk.store import commands, queries
 from socialdesk.store.models import utcnow
 
+from .alert_sender import AlertSender
 from .channels import ChannelUnavailable, build_adapter
 from .credentials import CredentialError, Credentials
 from .commands import ChannelLimits, DeskSettings
@@ -35,6 +36,7 @@ from .rules import autoreply, build_ruleset, opening_hours
 log = logging.getLogger(__name__)
 SIMULATOR_TOKEN = "simulator"
 MAINTENANCE_SECONDS = 30
+ALERT_SECONDS = 1  # an idle alert sender only reads (alert_queue.alerts_due)
 
 
 @dataclass(frozen=True)
@@ -164,9 +166,9 @@ class Runtime:
     def start(self) -> None:
         if not self.pollers and self.sender is None:
             self.build()
-        # Every poller may hold a thread for a whole long poll (Telegram), plus the sender and
-        # the maintenance job.
-        self._executor = ThreadPoolExecutor(len(self.pollers) + 3)
+        # Every poller may hold a thread for a whole long poll (Telegram), plus the sender, the
+        # maintenance job and the alert sender.
+        self._executor = ThreadPoolExecutor(len(self.pollers) + 4)
         self.scheduler = BackgroundScheduler(executors={"default": self._executor},
                                              job_defaults={"coalesce": True, "max_instances": 1,
                                                            "misfire_grace_time": 30})
@@ -177,9 +179,13 @@ class Runtime:
         assert self.sender is not None and self.rules is not None
         self.scheduler.add_job(self.sender.run_once, "interval", seconds=1, id="outbox",
                                next_run_time=now + timedelta(milliseconds=200))
-        maintenance = Maintenance(self.sessions, self.rules, self.config.rules.alerts)
+        maintenance = Maintenance(self.sessions, self.rules)
         self.scheduler.add_job(maintenance.run_once, "interval", seconds=MAINTENANCE_SECONDS, id="maintenance",
                                next_run_time=now + timedelta(seconds=5))
+        alerts = AlertSender(self.sessions, self.config.rules.alerts, stopping=self._stopping)
+        if alerts.targets:
+            self.scheduler.add_job(alerts.run_once, "interval", seconds=ALERT_SECONDS, id="alerts",
+                                   next_run_time=now + timedelta(milliseconds=500))
         self.scheduler.start()
         self._start_watchers()
 

@@ -13,8 +13,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from socialdesk.config import Config
+from socialdesk.store.anchor import attach
 from socialdesk.store.db import ReadOnlyStore, check_writable, open_store
 
+from .audit_anchor import audit_anchor
 from .credentials import redact
 from .runtime import Runtime
 
@@ -52,9 +54,9 @@ class StoreUnavailable(Exception):
 
 def open_configured_store(config: Config, *, migrate: bool = True,
                           writable: bool = False) -> tuple[Engine, sessionmaker[Session]]:
-    """The configured store, upgraded to the newest schema; `writable`: and able to take
-    writes (the TUI, the daemon and the demo write from their first second). Raises
-    StoreUnavailable, never a database traceback."""
+    """The configured store, upgraded to the newest schema, its audit chain anchored (key and
+    head log); `writable`: and able to take writes (the TUI, the daemon and the demo write from
+    their first second). Raises StoreUnavailable, never a database traceback."""
     url = make_url(config.store.effective_url)
     where = url.database if url.get_backend_name() == "sqlite" else url.render_as_string(hide_password=True)
     try:
@@ -66,6 +68,7 @@ def open_configured_store(config: Config, *, migrate: bool = True,
                                "user, or point store.url at a writable one") from None
     except Exception as exc:
         raise StoreUnavailable(f"cannot open the store {where}: {_one_line(exc)}") from None
+    attach(sessions, audit_anchor(config))
     return engine, sessions
 
 
