@@ -65,7 +65,7 @@ def set_agent_role(session: Session, agent: int, role: str) -> None:
 
 
 def queue_reply(session: Session, conversation_id: int, body: str, route: OutboundRoute, *, actor: str,
-                approval_reason: str | None = None) -> OutboxView:
+                approval_reason: str | None = None, purpose: str | None = None) -> OutboxView:
     """Put a reply in the outbox on the route the services decided (services.routes): the store
     records it and never re-decides it. With an `approval_reason` it waits (state "approval")
     until a supervisor approves it."""
@@ -77,14 +77,14 @@ def queue_reply(session: Session, conversation_id: int, body: str, route: Outbou
     entry = Outbox(conversation_id=conversation_id, channel_id=channel_id,
                    idempotency_key=uuid.uuid4().hex, text=body, visibility=route.visibility,
                    in_reply_to=route.in_reply_to, recipient=route.recipient, kind=route.kind,
-                   reply_ref=route.reply_ref,
+                   reply_ref=route.reply_ref, purpose=purpose,
                    state="approval" if approval_reason else "queued", approval_reason=approval_reason,
                    agent_id=me, next_attempt_at=utcnow())
     session.add(entry)
     session.flush()
     events = [audit.Event("reply.queued", "conversation", conversation_id,
                           {"outbox": entry.id, "visibility": route.visibility, "route": route.kind,
-                           "channel": route.channel, "approval": approval_reason})]
+                           "channel": route.channel, "approval": approval_reason, "purpose": purpose})]
     # Whoever answers an unassigned conversation owns it (still a conditional update).
     now = utcnow()
     taken = session.execute(update(Conversation).where(
@@ -95,6 +95,14 @@ def queue_reply(session: Session, conversation_id: int, body: str, route: Outbou
         events.append(audit.Event("assign", "conversation", conversation_id, {"agent": actor, "by": "reply"}))
     audit.record(session, actor, events)
     return outbox_view(entry, route.channel)
+
+
+def mark_survey(session: Session, conversation_id: int) -> bool:
+    """The satisfaction question is going out for this conversation: True the first time only (a
+    conditional update, so two resolutions never ask twice), for whoever owns it now."""
+    return session.execute(update(Conversation).where(
+        Conversation.id == conversation_id, Conversation.csat_asked_at.is_(None)).values(
+        csat_asked_at=utcnow(), csat_agent_id=Conversation.assignee_id)).rowcount == 1
 
 
 def _due(now: datetime, in_doubt_after: timedelta):
@@ -124,12 +132,16 @@ def cancel_replies(session: Session, outbox_ids: list[int], *, actor: str) -> in
     if not outbox_ids:
         return 0
     audit.begin_write(session)
-    rows = session.execute(select(Outbox.id, Outbox.conversation_id).where(
+    rows = session.execute(select(Outbox.id, Outbox.conversation_id, Outbox.purpose).where(
         Outbox.id.in_(outbox_ids), Outbox.state.in_(("queued", "approval")))).all()
     if rows:
         session.execute(update(Outbox).where(Outbox.id.in_([r[0] for r in rows])).values(state="cancelled"))
+        surveys = [cid for _, cid, purpose in rows if purpose == "csat"]
+        if surveys:  # a survey withdrawn was never asked: it may be asked when it is resolved again
+            session.execute(update(Conversation).where(Conversation.id.in_(surveys)).values(
+                csat_asked_at=None, csat_agent_id=None))
         audit.record(session, actor, [audit.Event("reply.cancelled", "conversation", cid, {"outbox": oid})
-                                      for oid, cid in rows])
+                                      for oid, cid, _ in rows])
     return len(rows)
 
 
@@ -186,9 +198,10 @@ def mark_sent(session: Session, outbox_id: int, platform_id: str, url: str | Non
     search_index.reindex(session, [entry.conversation_id])
     _remember_route(session, entry, kind, platform_id)
     entry.state, entry.sent_at, entry.message_id, entry.last_error = "sent", sent_at, message_id, None
+    answered = literal(sent_at, UTCDateTime()) if entry.purpose != "csat" else None  # a survey answers nothing
     session.execute(update(Conversation).where(Conversation.id == entry.conversation_id).values(
         message_count=Conversation.message_count + 1, last_message_at=sent_at,
-        first_response_at=func.coalesce(Conversation.first_response_at, literal(sent_at, UTCDateTime())),
+        first_response_at=func.coalesce(Conversation.first_response_at, answered),
         sla_due_at=None,  # answered: the clock stops until the customer writes again
         status=text(states.case_sql("reply_sent")),
         version=Conversation.version + 1, updated_at=utcnow()))
@@ -325,16 +338,3 @@ def reroute(session: Session, changes: list[tuple[int, str | None, str | None, s
 def raise_alert(session: Session, kind: str, message: str, conversation_id: int | None = None) -> None:
     audit.begin_write(session)
     session.add(Alert(kind=kind, message=message, conversation_id=conversation_id, at=utcnow()))
-
-
-def set_key_customer(session: Session, conversation_id: int, flag: bool, *, actor: str) -> None:
-    """Flag (or unflag) the conversation's customer as a key customer, across their channels."""
-    audit.begin_write(session)
-    contact = session.get(Contact, session.get(Conversation, conversation_id).contact_id)
-    if contact.customer_id is None:
-        customer = Customer(display_name=contact.display_name or contact.handle)
-        session.add(customer)
-        session.flush()
-        contact.customer_id = customer.id
-    session.get(Customer, contact.customer_id).key_customer = flag
-    audit.record(session, actor, [audit.Event("key_customer", "conversation", conversation_id, {"flag": flag})])

@@ -27,6 +27,7 @@ from .models import (
     utcnow,
 )
 from .bulk import Bulk
+from .placement import Placed, place_messages
 from .db import upsert
 from .tags import tag_ids
 
@@ -72,6 +73,7 @@ class IngestItem:
     edited_at: datetime | None = None  # set when the platform says the text was changed
     signature: bytes | None = None  # for incident clusters (rules.clusters)
     case_id: int | None = None  # the conversation a case reference in it names ("[SD-000243]")
+    score: int | None = None  # the 1-10 score it gives, should it answer the satisfaction question
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +128,7 @@ CONTACT_COLUMNS = ("channel_id", "platform_user_id", "handle", "display_name", "
 CONVERSATION_COLUMNS = ("id", "status", "priority", "contact_id", "channel_id", "private", "snippet",
                         "message_count", "language", "published_at", "last_message_at", "sla_due_at",
                         "version", "created_at", "updated_at", "team_id", "assignee_id", "assigned_at",
-                        "sentiment", "region", "reasons", "sensitive", "signature", "cluster_id")
+                        "sentiment", "region", "reasons", "sensitive", "signature", "cluster_id", "previous_id")
 MESSAGE_COLUMNS = ("id", "conversation_id", "channel_id", "platform_id", "direction", "visibility", "kind",
                    "text", "author_contact_id", "in_reply_to", "url", "language", "published_at", "likes",
                    "reposts", "replies", "is_repost", "raw", "created_at", "reply_ref", "edited_at")
@@ -149,7 +151,7 @@ Place = Callable[[list[tuple[int, bytes, datetime]]], list[tuple[int, int, datet
 def write_batch(
     session: Session, channel_id: int, items: list[IngestItem], *,
     cursor: tuple[str, str | None] | None = None, actor: str = "ingest", deleted: list[str] | None = None,
-    place: Place | None = None,
+    place: Place | None = None, reopen_within: timedelta | None = None,
 ) -> IngestResult:
     """Store a page: new messages, edits of stored ones, deletions the platform reported, and
     the cursor. The caller's transaction commits it; run it inside `sessions.begin()`.
@@ -167,7 +169,8 @@ def write_batch(
     fresh = [it for it in unique if it.platform_id not in seen]
     result = IngestResult(0, len(items) - len(fresh), 0)
     if fresh:
-        result = _store_fresh(session, channel_id, fresh, duplicates=len(items) - len(fresh), cluster=place)
+        result = _store_fresh(session, channel_id, fresh, duplicates=len(items) - len(fresh), cluster=place,
+                              reopen_within=reopen_within)
     events = []
     edits = [it for it in unique if it.platform_id in seen and it.edited_at is not None]
     if edits:
@@ -256,55 +259,43 @@ def _alerts_and_acknowledgements(session: Session, bulk: Bulk, channel_id: int, 
             update(Contact).where(Contact.id == bindparam("cid")).values(acknowledged_at=utcnow()), acked)
 
 
+def _touch(session: Session, counts: dict[int, list], new: set[int], placed: Placed, *, sla: int | None) -> None:
+    """Stored conversations that got a message: count it. One that was answered or finished
+    reopens (its resolution is undone) and its SLA clock starts again from the customer's new
+    message; one whose customer answered the satisfaction question with a score keeps its state
+    and records the score; an answer that was no score is kept as their comment."""
+    now = utcnow()
+    touched = [{"cid": cid, "n": n, "last": last, "due": last + timedelta(minutes=sla) if sla else None}
+               for cid, (n, last) in counts.items() if cid not in new and cid not in placed.answers]
+    answered = [{"cid": cid, "n": n, "last": last, "score": placed.answers[cid]}
+                for cid, (n, last) in counts.items() if cid in placed.answers]
+    base = update(Conversation).where(Conversation.id == bindparam("cid"))
+    counted = {"message_count": Conversation.message_count + bindparam("n"), "last_message_at": bindparam("last"),
+               "version": Conversation.version + 1, "updated_at": now}
+    if touched:
+        # Literal SQL from the state machine: executemany takes no IN list.
+        waiting_on_us = text(states.in_sql(states.WAITING_ON_US))
+        done = text(states.in_sql(states.DONE))
+        session.connection().execute(base.values(
+            **counted,
+            sla_due_at=case((waiting_on_us, Conversation.sla_due_at), else_=bindparam("due", type_=UTCDateTime())),
+            resolution_code=case((done, None), else_=Conversation.resolution_code),
+            resolved_at=case((done, None), else_=Conversation.resolved_at),
+            status=text(states.case_sql("customer_wrote"))), touched)
+    if answered:
+        session.connection().execute(base.values(**counted, csat=bindparam("score"), csat_at=now), answered)
+    if placed.comments:
+        session.connection().execute(
+            base.values(csat_comment=bindparam("comment")),
+            [{"cid": cid, "comment": comment[:2000]} for cid, comment in placed.comments.items()])
+
+
 def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], duplicates: int,
-                 cluster: Place | None = None) -> IngestResult:
+                 cluster: Place | None = None, reopen_within: timedelta | None = None) -> IngestResult:
     bulk = Bulk(session.connection())
     contacts = _contact_ids(bulk, channel_id, fresh)
-    parents = {it.in_reply_to for it in fresh if it.in_reply_to}
-    thread_of: dict[str, int] = {}
-    if parents:
-        thread_of = dict(session.execute(select(Message.platform_id, Message.conversation_id).where(
-            Message.channel_id == channel_id, Message.platform_id.in_(parents))).all())
-    private_contacts = {contacts[it.author_id] for it in fresh if it.visibility == "private"}
-    open_private: dict[int, int] = {}
-    if private_contacts:
-        for cid, contact_id in session.execute(
-            select(Conversation.id, Conversation.contact_id).where(
-                Conversation.contact_id.in_(private_contacts), Conversation.private.is_(True),
-                text(f"conversations.{OPEN_SQL}")).order_by(Conversation.id)):
-            open_private[contact_id] = cid
-
-    # Each message joins the thread it replies to, else (private) the conversation its route leads
-    # to (where we wrote to this person privately), else its author's open private conversation,
-    # else the conversation its case reference names, else starts a new one. New conversations
-    # are numbered by position first.
-    home: dict[str, tuple[bool, int]] = {pid: (False, cid) for pid, cid in thread_of.items()}
-    dm_home: dict[int, tuple[bool, int]] = {contact: (False, cid) for contact, cid in open_private.items()}
-    routed = routes.lookup(session, channel_id, {routes.dm_key(it.author_id) for it in fresh
-                                                 if it.visibility == "private"})
-    for it in fresh:  # a route is the newest private exchange: it wins over an older open conversation
-        if it.visibility == "private" and routes.dm_key(it.author_id) in routed:
-            dm_home[contacts[it.author_id]] = (False, routed[routes.dm_key(it.author_id)])
-    cases = {it.case_id for it in fresh if it.case_id}
-    if cases:
-        cases = set(session.execute(select(Conversation.id).where(Conversation.id.in_(cases))).scalars())
-    starters: list[IngestItem] = []
-    placement: list[tuple[IngestItem, bool, int]] = []  # item, is new, conversation id or starter index
-    for it in fresh:
-        contact_id = contacts[it.author_id]
-        place = home.get(it.in_reply_to) if it.in_reply_to else None
-        if place is None and it.visibility == "private":
-            place = dm_home.get(contact_id)
-        if place is None and it.case_id in cases:
-            place = (False, it.case_id)
-        if place is None:
-            place = (True, len(starters))
-            starters.append(it)
-        if it.visibility == "private":
-            dm_home.setdefault(contact_id, place)
-        home[it.platform_id] = place
-        placement.append((it, *place))
-
+    placed = place_messages(session, channel_id, fresh, contacts, now=utcnow(), reopen_within=reopen_within)
+    starters, placement = placed.starters, placed.placement
     new_ids = bulk.allocate_ids("conversations", len(starters))
     message_ids = bulk.allocate_ids("messages", len(placement))
     counts: dict[int, list] = {}  # conversation id -> [messages added, newest time]
@@ -330,31 +321,15 @@ def _store_fresh(session: Session, channel_id: int, fresh: list[IngestItem], dup
          bulk.time(it.published_at + timedelta(minutes=it.sla_minutes)) if it.sla_minutes else None,
          1, now, now, teams.get(it.team), agents.get(it.assignee), now if agents.get(it.assignee) else None,
          it.sentiment, it.region, orjson.dumps(it.reasons).decode() if it.reasons else None,
-         ",".join(it.sensitive) or None, it.signature, cluster_of.get(conv_id))
-        for conv_id, it in zip(new_ids, starters)]
+         ",".join(it.sensitive) or None, it.signature, cluster_of.get(conv_id), placed.previous.get(index))
+        for index, (conv_id, it) in enumerate(zip(new_ids, starters))]
     bulk.insert("conversations", CONVERSATION_COLUMNS, conversation_rows)
     bulk.insert("messages", MESSAGE_COLUMNS, rows)
     new_set = set(new_ids)
     if new_ids:
         search_index.index_new(session, new_ids[0])
     search_index.reindex(session, (cid for cid in counts if cid not in new_set))
-    # Stored conversations that got a message: count it; one that was answered or done reopens
-    # and its SLA clock starts again from the customer's new message.
-    sla = next((it.sla_minutes for it in fresh if it.sla_minutes), None)
-    touched = [{"cid": cid, "n": n, "last": last, "due": last + timedelta(minutes=sla) if sla else None}
-               for cid, (n, last) in counts.items() if cid not in new_set]
-    if touched:
-        # Literal SQL from the state machine: executemany takes no IN list.
-        waiting_on_us = text(states.in_sql(states.WAITING_ON_US))
-        session.connection().execute(
-            update(Conversation).where(Conversation.id == bindparam("cid")).values(
-                message_count=Conversation.message_count + bindparam("n"),
-                last_message_at=bindparam("last"),
-                sla_due_at=case((waiting_on_us, Conversation.sla_due_at),
-                                else_=bindparam("due", type_=UTCDateTime())),
-                status=text(states.case_sql("customer_wrote")),
-                version=Conversation.version + 1, updated_at=utcnow()), touched)
-
+    _touch(session, counts, new_set, placed, sla=next((it.sla_minutes for it in fresh if it.sla_minutes), None))
     _alerts_and_acknowledgements(session, bulk, channel_id, placement, new_ids, contacts, now)
     wanted = {name for it in starters for name in it.tags}
     if wanted:

@@ -129,7 +129,8 @@ class Customer(Base):
 
 class Contact(Base):
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("channel_id", "platform_user_id", name="uq_contacts_channel_user"),)
+    __table_args__ = (UniqueConstraint("channel_id", "platform_user_id", name="uq_contacts_channel_user"),
+                      Index("ix_contacts_handle_lower", text("lower(handle)")))
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     platform_user_id: Mapped[str] = mapped_column(String(200))
@@ -209,6 +210,11 @@ class Conversation(Base):
     resolved_at: Mapped[datetime | None]
     resolution_code: Mapped[str | None] = mapped_column(String(40))
     csat: Mapped[int | None]
+    csat_asked_at: Mapped[datetime | None]  # the survey went out (once: never asked twice)
+    csat_agent_id: Mapped[int | None]  # whose conversation it was when asked
+    csat_at: Mapped[datetime | None]  # when the answer came
+    csat_comment: Mapped[str | None] = mapped_column(Text)  # an answer that was not a score
+    previous_id: Mapped[int | None]  # the conversation this one follows (written after the reopen window)
     reasons: Mapped[str | None] = mapped_column(Text)  # JSON [[label, points], …]: why this priority
     sensitive: Mapped[str | None] = mapped_column(String(100))  # kinds of private data in a public post
     cluster_id: Mapped[int | None]  # the conversation that started its incident cluster
@@ -298,6 +304,7 @@ class Outbox(Base):
     in_reply_to: Mapped[str | None] = mapped_column(String(200))
     recipient: Mapped[str | None] = mapped_column(String(300))
     kind: Mapped[str | None] = mapped_column(String(20))  # the route: reply | dm | private_reply | email
+    purpose: Mapped[str | None] = mapped_column(String(20))  # None: an answer; closeout | csat | note
     reply_ref: Mapped[str | None] = mapped_column(Text)  # for a message that starts a thread (an email)
     state: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(default=0)

@@ -50,7 +50,8 @@ def change_counter(session: Session) -> int:
 def outbox_view(o: Outbox, channel: str = "") -> OutboxView:
     return OutboxView(id=o.id, text=o.text, visibility=o.visibility, state=o.state, attempts=o.attempts,
                       last_error=o.last_error, created_at=o.created_at, sent_at=o.sent_at, message_id=o.message_id,
-                      approval_reason=o.approval_reason, kind=o.kind, channel=channel, recipient=o.recipient)
+                      approval_reason=o.approval_reason, kind=o.kind, channel=channel, recipient=o.recipient,
+                      purpose=o.purpose)
 
 
 def conversation_detail(session: Session, conversation_id: int) -> ConversationDetail | None:
@@ -91,6 +92,9 @@ def conversation_detail(session: Session, conversation_id: int) -> ConversationD
         language=conv.language, region=conv.region,
         key_customer=bool(contact.customer_id and session.get(Customer, contact.customer_id).key_customer),
         notes=notes_of(session, conv.id), cluster_id=conv.cluster_id,
+        assigned_at=conv.assigned_at, first_response_at=conv.first_response_at, resolved_at=conv.resolved_at,
+        customer_id=contact.customer_id, previous_id=conv.previous_id, csat=conv.csat,
+        csat_asked_at=conv.csat_asked_at, csat_comment=conv.csat_comment,
         channel_kind=session.execute(select(Channel.kind).where(Channel.id == conv.channel_id)).scalar_one())
 
 

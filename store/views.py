@@ -145,6 +145,7 @@ class OutboxView:
     kind: str | None = None  # the route it takes: reply | dm | private_reply | email
     channel: str = ""
     recipient: str | None = None
+    purpose: str | None = None  # None: an answer; closeout | csat | note
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,14 @@ class ConversationDetail:
     channel_kind: str = ""  # of the conversation's first channel (which canned responses fit)
     notes: tuple[NoteView, ...] = ()
     cluster_id: int | None = None
+    assigned_at: datetime | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    customer_id: int | None = None  # the person behind the contact, once linked or flagged
+    previous_id: int | None = None  # the conversation this one follows (written after the reopen window)
+    csat: int | None = None
+    csat_asked_at: datetime | None = None
+    csat_comment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,3 +262,52 @@ class ChannelHealth:
     def rate_remaining(self) -> int | None:
         """The tightest of the streams' remaining calls."""
         return min((s.rate_remaining for s in self.streams if s.rate_remaining is not None), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityView:
+    """One of a customer's contacts: who they are on a channel."""
+
+    contact_id: int
+    channel: str
+    handle: str
+    display_name: str
+    last_message_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PastConversation:
+    id: int
+    channel: str
+    status: str
+    resolution_code: str | None
+    csat: int | None
+    published_at: datetime
+    last_message_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A contact that is probably the same person, and why."""
+
+    contact_id: int
+    channel: str
+    handle: str
+    display_name: str
+    reason: str
+    has_customer: bool  # linking it merges two customers: ask first
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerView:
+    """The person behind a conversation's contact (id None: not linked to anyone yet)."""
+
+    id: int | None
+    name: str
+    key_customer: bool
+    crm_id: str | None
+    notes: str | None
+    identities: tuple[IdentityView, ...]
+    previous: tuple[PastConversation, ...]
+    last_contact_at: datetime | None
+    suggestions: tuple[Suggestion, ...] = ()

@@ -96,6 +96,15 @@ class DeskConfig(Model):
     tags: list[Name] = []  # tags people may set by hand besides those the rules set
 
 
+class ResolveConfig(Model):
+    """What follows a resolution: how long a customer's new message reopens the conversation, the
+    public close-out on the original post after a private talk, and the satisfaction survey."""
+
+    reopen_within_days: int = Field(default=7, ge=0)  # after this, a new message starts a linked conversation
+    closeout: Name | None = None  # a canned response, posted publicly when a conversation that moved private resolves
+    survey: Name | None = None  # a canned response asking for a 1–10 score, sent once after resolution
+
+
 DEFAULT_RESOLUTION_CODES = {
     "answered": "Question answered", "fixed": "Problem solved", "refunded": "Refund or replacement given",
     "duplicate": "Same as another conversation", "no-reply": "Customer did not answer",
@@ -110,6 +119,7 @@ class Config(Model):
     rules: RulesConfig = RulesConfig()
     keymap: dict[str, str] = {}  # binding id -> keys, e.g. "queue.open" = "enter,o"
     desk: DeskConfig = DeskConfig()
+    resolve: ResolveConfig = ResolveConfig()
     resolution_codes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RESOLUTION_CODES))
     views: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_VIEWS))  # name -> query, keys 1..9
     log: LogConfig = LogConfig()
@@ -181,6 +191,12 @@ class Config(Model):
                 raise LocatedError(
                     ("teams", i, "overflow"), f"unknown team {team.overflow!r} (teams: {known})"
                 )
+        canned = {response.name for response in self.rules.canned}
+        for key in ("closeout", "survey"):
+            name = getattr(self.resolve, key)
+            if name is not None and name not in canned:
+                raise LocatedError(("resolve", key), f"unknown canned response {name!r} "
+                                                     f"(canned: {', '.join(sorted(canned)) or 'none declared'})")
         tags = check_references(self.rules, team_names, _default_tags())
         for i, team in enumerate(self.teams):
             for j, tag in enumerate(team.tags):

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING
 
 from socialdesk.rules.canned import Rendered, Template
 from socialdesk.store import commands as store_commands
+from socialdesk.store import customers
 from socialdesk.store import queries
 from socialdesk.store import queue as queue_reads
 from socialdesk.store.views import (
     AlertView,
     ChannelHealth,
     ConversationDetail,
+    CustomerView,
     OutboxView,
     QueueFilter,
     QueueRow,
@@ -33,6 +35,7 @@ from .commands import (
     Command,
     CommandLayer,
     DeskSettings,
+    EditCustomer,
     Outcome,
     Refused,
     Reply,
@@ -228,5 +231,9 @@ class Desk:
         self.availability = status
 
     def flag_key_customer(self, conversation_id: int, flag: bool) -> None:
-        with self.sessions.begin() as s:
-            store_commands.set_key_customer(s, conversation_id, flag, actor=self.agent)
+        self.run(EditCustomer(key_customer=flag), Selection((conversation_id,)))
+
+    def customer(self, conversation_id: int) -> CustomerView | None:
+        """The person behind the conversation: identities, details, history, suggested links."""
+        with self.sessions() as s:
+            return customers.of_conversation(s, conversation_id)

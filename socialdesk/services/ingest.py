@@ -8,13 +8,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
 from socialdesk.adapters.base import Inbound, Page
 from socialdesk.rules.canned import find_case_reference
+from socialdesk.rules.csat import parse_score
 from socialdesk.rules.clusters import ClusterIndex, Placement
 from socialdesk.rules.engine import RuleSet
 from socialdesk.rules.hours import acknowledgement_text, should_acknowledge
@@ -75,14 +76,24 @@ def to_item(message: Inbound, text: str, verdict: Verdict, *, sla_minutes: int, 
         sentiment=verdict.sentiment, region=verdict.region, sensitive=verdict.sensitive, alerts=verdict.alerts,
         author_recent=orjson.dumps(recent).decode(), acknowledgement=acknowledgement, reply_ref=message.reply_ref,
         edited_at=message.edited_at, signature=verdict.signature,
-        case_id=find_case_reference(text[:400]) if message.kind == "email" else None)
+        case_id=find_case_reference(text[:400]) if message.kind == "email" else None,
+        score=parse_score(answer_of(text, message.kind)))
+
+
+def answer_of(text: str, kind: str) -> str:
+    """What the customer wrote, without an email's "Subject: …" first line (see adapters.email_parse)."""
+    if kind == "email" and text.startswith("Subject:"):
+        return text.partition("\n\n")[2]
+    return text
 
 
 class Ingestor:
     def __init__(self, sessions: sessionmaker[Session], rules: RuleSet, channel: ChannelRef, *,
                  sla_minutes: int = 60, autoreply: AutoReply | None = None,
-                 clock: Callable[[], datetime] = utcnow, clusters: ClusterIndex | None = None):
+                 clock: Callable[[], datetime] = utcnow, clusters: ClusterIndex | None = None,
+                 reopen_within: timedelta | None = None):
         self.sessions, self.rules, self.channel = sessions, rules, channel
+        self.reopen_within = reopen_within  # None: a customer's message always reopens
         self.sla_minutes, self.autoreply, self.clock = sla_minutes, autoreply, clock
         self.clusters = clusters
 
@@ -143,7 +154,8 @@ class Ingestor:
         try:
             with self.sessions.begin() as session:
                 return write_batch(session, self.channel.id, prepared.items, cursor=cursor,
-                                   deleted=list(prepared.deleted), place=place if self.clusters is not None else None)
+                                   deleted=list(prepared.deleted), place=place if self.clusters is not None else None,
+                                   reopen_within=self.reopen_within)
         except BaseException:
             if placed:  # those conversations were never stored
                 self.clusters.forget({p.conversation_id for p in placed})

@@ -115,7 +115,8 @@ class Runtime:
         self.adapters[channel.name] = adapter
         ref = ChannelRef(channel_id, channel.name, channel.kind)
         ingestor = Ingestor(self.sessions, self.rules, ref, sla_minutes=self.config.rules.sla_minutes,
-                            autoreply=autoreply(self.config), clusters=self.cluster_index())
+                            autoreply=autoreply(self.config), clusters=self.cluster_index(),
+                            reopen_within=timedelta(days=self.config.resolve.reopen_within_days))
         return OpenChannel(ref, adapter, ingestor, initial)
 
     def cluster_index(self) -> ClusterIndex:
@@ -156,7 +157,8 @@ class Runtime:
         `sessions` of its own, or the runtime's)."""
         hours = opening_hours(self.config)
         settings = DeskSettings(dict(self.config.resolution_codes), self.config.desk.require_resolution_code,
-                                self.config.desk.confirm_above, self.config.known_tags())
+                                self.config.desk.confirm_above, self.config.known_tags(),
+                                closeout=self.config.resolve.closeout, survey=self.config.resolve.survey)
         return Desk(sessions or self.sessions, agent, limits=self.limits(), rules=self.rules, settings=settings,
                     views=dict(self.config.views),
                     role=role,

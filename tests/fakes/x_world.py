@@ -96,8 +96,8 @@ class XWorld:
              expected: bool = True, at: datetime | None = None) -> str:
         """A post (or a new version of `edit_of`) becomes visible; returns its id."""
         with self._lock:
-            post_id = self._next_id(at)
             created = at or datetime.now(UTC)
+            post_id = self._next_id(created)  # the id's time is the created_at (the adapter reads either)
             item: dict[str, Any] = {
                 "id": post_id, "text": text, "author_id": author_id, "created_at": iso(created),
                 "edit_history_tweet_ids": [post_id], "conversation_id": post_id,

@@ -20,11 +20,14 @@ from socialdesk.store.queue import SearchError, matching_ids, queue_count
 from socialdesk.store.views import Selection
 
 from . import actions as a
+from . import customers
 from .actions import ConversationCommand, DeskSettings, Note, change_for
 from .actor import Actor, Refused
+from .aftercare import after_resolution
+from .customers import CustomerCommand, EditCustomer, LinkIdentity, MergeNeeded, UnlinkIdentity
 from .replies import HOLDING_REPLY_LIMIT, Approve, HoldingReply, Reply, ReplyRejected, ReplyRules
 
-Command = ConversationCommand | Note | Reply | HoldingReply | Approve
+Command = ConversationCommand | Note | Reply | HoldingReply | Approve | CustomerCommand
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,8 @@ def describe(command: Command) -> str:
     if isinstance(command, HoldingReply):
         return f"send the holding reply {command.canned}"
     return {a.CloseNoise: "close as noise", a.Reopen: "reopen", a.Note: "add a note", Reply: "reply",
-            Approve: "approve held replies"}[type(command)]
+            Approve: "approve held replies", LinkIdentity: "link an identity", UnlinkIdentity: "unlink an identity",
+            EditCustomer: "edit the customer"}[type(command)]
 
 
 def _plural(n: int, noun: str = "conversation") -> str:
@@ -119,10 +123,14 @@ class CommandLayer:
                 return self._reply(actor, command, selection, dry_run)
             if isinstance(command, Approve):
                 return self._approve(actor, selection, dry_run)
+            if isinstance(command, (LinkIdentity, UnlinkIdentity, EditCustomer)):
+                if dry_run:
+                    return Outcome(f"Would have {command.verb} this conversation.", 1, dry_run=True)
+                return Outcome(customers.run(self.sessions, actor, command, self._ids(actor, selection)), 1)
             return self._change(actor, command, selection, dry_run)
         except SearchError as exc:
             raise Refused(str(exc)) from None
-        except ReplyRejected:
+        except (ReplyRejected, MergeNeeded):  # questions for the person, not refusals
             raise
         except Refused as refused:
             self._record_refusal(actor, command, selection, str(refused))
@@ -131,16 +139,19 @@ class CommandLayer:
     def undo(self, actor: Actor, outcome: Outcome) -> str:
         if not outcome.undoable:
             raise Refused("There is nothing to undo.")
+        texts = []
         with self.sessions.begin() as s:
             if outcome.changes is not None:
                 result = changes.undo(s, outcome.changes, actor=actor.name)
-                text = f"Undone on {_plural(result.restored)}."
+                texts.append(f"Undone on {_plural(result.restored)}.")
                 if result.skipped:
-                    text += f" {result.skipped:,} changed since and were left as they are."
-                return text
-            cancelled = commands.cancel_replies(s, list(outcome.outbox_ids), actor=actor.name)
-        left = len(outcome.outbox_ids) - cancelled
-        return f"Withdrew {_plural(cancelled, 'reply')}." + (f" {left:,} had already gone out." if left else "")
+                    texts.append(f"{result.skipped:,} changed since and were left as they are.")
+            if outcome.outbox_ids:  # a reply, or what a resolution queued (close-out, survey)
+                cancelled = commands.cancel_replies(s, list(outcome.outbox_ids), actor=actor.name)
+                left = len(outcome.outbox_ids) - cancelled
+                texts.append(f"Withdrew {_plural(cancelled, 'reply')}." + (f" {left:,} had already gone out."
+                                                                           if left else ""))
+        return " ".join(texts)
 
     # Conversation changes ---------------------------------------------------------------------
     def _change(self, actor: Actor, command: ConversationCommand, selection: Selection, dry_run: bool) -> Outcome:
@@ -158,7 +169,11 @@ class CommandLayer:
                 session.commit()
         finally:
             session.close()
-        return Outcome(_summary(command.verb, result, dry_run), result.changed, result, dry_run=dry_run)
+        summary = _summary(command.verb, result, dry_run)
+        if isinstance(command, a.Resolve) and not dry_run and result.changed:
+            care = after_resolution(self.sessions, self.replies, self.settings, actor, result.ids)
+            return Outcome(summary + care.summary(), result.changed, result, tuple(care.outbox_ids))
+        return Outcome(summary, result.changed, result, dry_run=dry_run)
 
     def _note(self, actor: Actor, command: Note, selection: Selection, dry_run: bool) -> Outcome:
         text = command.text.strip()

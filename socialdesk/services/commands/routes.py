@@ -103,7 +103,7 @@ def latest_inbound(detail: ConversationDetail, *, public_only: bool = False) -> 
     return latest
 
 
-def _on_channel(channel: str, answered: MessageView, caps: Capabilities | None, visibility: str,
+def on_channel(channel: str, answered: MessageView, caps: Capabilities | None, visibility: str,
                 now: datetime) -> ReplyRoute:
     if caps is not None and caps.email and visibility == "private":
         return ReplyRoute("email", channel, "private", answered, answered.author_handle)
@@ -120,7 +120,7 @@ def default_route(detail: ConversationDetail, limits: dict[str, ChannelLimits], 
     if answered is None:
         raise Refused("There is no message from the customer to answer here.")
     limit = limits.get(answered.channel)
-    return _on_channel(answered.channel, answered, limit.capabilities if limit else None, visibility, now)
+    return on_channel(answered.channel, answered, limit.capabilities if limit else None, visibility, now)
 
 
 def routes_for(detail: ConversationDetail, limits: dict[str, ChannelLimits], now: datetime, *,
@@ -134,12 +134,12 @@ def routes_for(detail: ConversationDetail, limits: dict[str, ChannelLimits], now
         limit = limits.get(channel)
         caps = limit.capabilities if limit else None
         if caps is not None and caps.email:
-            found.append(_on_channel(channel, answered, caps, "private", now))
+            found.append(on_channel(channel, answered, caps, "private", now))
             continue
         if channel in public:  # in public, the latest public post (the close-out after a private talk)
-            found.append(_on_channel(channel, public[channel], caps, "public", now))
+            found.append(on_channel(channel, public[channel], caps, "public", now))
         if caps is None or caps.private_reply or caps.dm:
-            found.append(_on_channel(channel, answered, caps, "private", now))
+            found.append(on_channel(channel, answered, caps, "private", now))
     for address in addresses:
         found.append(email_route(detail, limits, address, brand=brand))
     return found
