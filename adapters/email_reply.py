@@ -64,6 +64,7 @@ def build_reply(message: Outbound, sender: str, now: datetime) -> EmailMessage:
     chain = [r for r in ref.get("references") or [] if isinstance(r, str) and message_ids(r) == [r]]
     msg = EmailMessage(policy=SMTP_POLICY)
     msg["From"] = sender
+    msg["Reply-To"] = sender  # the team mailbox, whoever's client the customer answers from
     name = _single_line(str(ref.get("name") or "")) if to == ref.get("from") else ""
     msg["To"] = formataddr((name, to))
     subject = shorten(_single_line(str(ref.get("subject") or "")), MAX_SUBJECT)

@@ -9,7 +9,7 @@ none marked, on the whole view) instead of the highlighted one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from socialdesk.screens.base import DeskScreen, PaletteCommand
 from socialdesk.screens.confirm import Confirm
@@ -17,6 +17,7 @@ from socialdesk.screens.messages import (
     CommandDone,
     CommandRefused,
     NeedsConfirm,
+    NeedsMerge,
     Undone,
     WordsLoaded,
 )
@@ -28,6 +29,7 @@ from socialdesk.services.command_line import Line, Words, parse_line
 from socialdesk.services.commands import (
     Assign,
     Command,
+    MergeNeeded,
     Outcome,
     Refused,
     Selection,
@@ -178,6 +180,8 @@ class ActingScreen(DeskScreen):
                     self.post_message(NeedsConfirm(command, target, count))
                     return
             self.post_message(CommandDone(self.desk.run(command, target.selection)))
+        except MergeNeeded as question:
+            self.post_message(NeedsMerge(command, target, str(question)))
         except Refused as refused:
             self.post_message(CommandRefused(str(refused)))
 
@@ -191,6 +195,14 @@ class ActingScreen(DeskScreen):
                 self._run(message.command, message.target, confirmed=True)
 
         self.app.push_screen(Confirm(terminal_safe(question)), answered)
+
+    @on(NeedsMerge)
+    def _needs_merge(self, message: NeedsMerge) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run(replace(message.command, merge=True), message.target, confirmed=True)
+
+        self.app.push_screen(Confirm(terminal_safe(message.question + " Merge them?")), answered)
 
     @on(CommandDone)
     def _command_done(self, message: CommandDone) -> None:

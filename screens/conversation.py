@@ -13,21 +13,41 @@ from socialdesk.screens.acting import ActingScreen, Target
 from socialdesk.screens.base import PaletteCommand
 from socialdesk.screens.canned import CannedPicker
 from socialdesk.screens.why import why
+from socialdesk.screens.customer import Answer, CustomerScreen
+from socialdesk.screens.customer import summary as customer_summary
 from socialdesk.screens.messages import (
-    ActionDone,
     ConversationLoaded,
     ReplyQueued,
     ReplyRefused,
     RouteChosen,
     RoutesLoaded,
 )
-from socialdesk.screens.routes import EMAIL, RoutePicker
+from socialdesk.screens.routes import EMAIL, Picked, RoutePicker
 from socialdesk.screens.widgets.command_line import CommandLine
 from socialdesk.screens.widgets.timeline import Timeline
-from socialdesk.services.commands import Approve, Refused, Reply, ReplyRejected, ReplyRoute, Selection
+from socialdesk.services.commands import (
+    Approve,
+    EditCustomer,
+    Refused,
+    Reply,
+    ReplyRejected,
+    ReplyRoute,
+    Selection,
+)
 from socialdesk.services.desk import Desk
-from socialdesk.store.views import ConversationDetail
+from socialdesk.store.views import ConversationDetail, CustomerView
 from socialdesk.text import terminal_safe
+
+
+def clocks(detail: ConversationDetail, at) -> str:
+    """Both clocks: since published and since assigned; stopped at the resolution once resolved."""
+    end = fmt.aware(detail.resolved_at) if detail.resolved_at and detail.status in ("resolved", "closed") else at
+    text = f"{fmt.age(fmt.aware(detail.published_at), end)} since posted"
+    if detail.assigned_at is not None:
+        text += f", {fmt.age(fmt.aware(detail.assigned_at), end)} since assigned"
+    if detail.first_response_at is not None:
+        text += f", answered in {fmt.age(fmt.aware(detail.published_at), fmt.aware(detail.first_response_at))}"
+    return text
 
 
 class ConversationScreen(ActingScreen):
@@ -43,6 +63,8 @@ class ConversationScreen(ActingScreen):
         Binding("ctrl+r", "prompt('resolve ')", "Resolve", id="conversation.resolve",
                 tooltip="Resolve the conversation, with a resolution code"),
         Binding("ctrl+k", "canned", "Canned", id="conversation.canned", tooltip="Insert a canned response"),
+        Binding("c", "customer", "Customer", id="conversation.customer",
+                tooltip="The customer: identities on every channel, earlier conversations, links to make"),
         Binding("K", "key_customer", "Key cust.", id="conversation.key_customer", show=False,
                 tooltip="Flag or unflag the customer as a key customer"),
         Binding("ctrl+o", "approve", "Approve", id="conversation.approve", show=False,
@@ -56,6 +78,8 @@ class ConversationScreen(ActingScreen):
         self.visibility: str | None = None
         self.route: ReplyRoute | None = None  # chosen with p or :email; None: the default of `visibility`
         self.offer_private = False  # the privacy guard held a public reply: ctrl+t sends it privately
+        self.public_note = False  # the private route was picked with n: a public note goes with the reply
+        self.customer: CustomerView | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(f"#{self.conversation_id} · loading…", id="conversation-title", markup=False)
@@ -83,7 +107,9 @@ class ConversationScreen(ActingScreen):
 
     @work(thread=True, exclusive=True, group="conversation-load", exit_on_error=False)
     def _load(self, conversation_id: int) -> None:
-        self.post_message(ConversationLoaded(conversation_id, self.desk.conversation(conversation_id)))
+        detail = self.desk.conversation(conversation_id)
+        customer = self.desk.customer(conversation_id) if detail is not None else None
+        self.post_message(ConversationLoaded(conversation_id, detail, customer))
 
     @on(ConversationLoaded)
     async def _loaded(self, message: ConversationLoaded) -> None:
@@ -91,15 +117,15 @@ class ConversationScreen(ActingScreen):
         if detail is None:
             self.query_one("#conversation-title", Static).update(f"#{message.conversation_id} · not found")
             return
-        if detail == self.detail:
+        if detail == self.detail and message.customer == self.customer:
             return
-        self.detail = detail
+        self.detail, self.customer = detail, message.customer
         self.load_words()
         if self.visibility is None:
             inbound = [m for m in detail.messages if m.direction == "in"]
             self.visibility = inbound[-1].visibility if inbound else "public"
         self.query_one("#conversation-title", Static).update(self._title(detail))
-        self.query_one("#conversation-contact", Static).update(self._contact(detail))
+        self.query_one("#conversation-contact", Static).update(self._contact(detail, self.customer))
         self.query_one("#conversation-why", Static).update(why(detail))
         self._show_counter()
         await self.query_one(Timeline).show(detail)
@@ -115,6 +141,7 @@ class ConversationScreen(ActingScreen):
             title.append("owner " + terminal_safe(detail.assignee, single_line=True))
         else:
             title.append("unassigned", style="italic")
+        title.append(" · " + clocks(detail, at))
         if detail.sla_due_at is not None:
             state = fmt.sla_state(detail.sla_due_at, at)
             style = {"late": "bold red", "soon": "yellow"}.get(state, "")
@@ -123,11 +150,15 @@ class ConversationScreen(ActingScreen):
             title.append(label, style=style)
         if detail.resolution_code:
             title.append(" · " + terminal_safe(detail.resolution_code, single_line=True))
+        if detail.csat is not None:
+            title.append(f" · CSAT {detail.csat}", style="bold")
+        elif detail.csat_asked_at is not None:
+            title.append(" · survey sent")
         if detail.tags:
             title.append(" · " + terminal_safe(" ".join(detail.tags), single_line=True), style="dim")
         return title
 
-    def _contact(self, detail: ConversationDetail) -> Text:
+    def _contact(self, detail: ConversationDetail, customer: CustomerView | None) -> Text:
         contact = detail.contact
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(terminal_safe(contact.handle, single_line=True), style="bold")
@@ -139,6 +170,9 @@ class ConversationScreen(ActingScreen):
         if contact.location:
             line.append(" · " + terminal_safe(contact.location, single_line=True), style="dim")
         line.append(" · " + terminal_safe(contact.channel, single_line=True), style="dim")
+        about = customer_summary(customer)
+        if about:
+            line.append(" · " + about, style="bold")
         return line
 
     @on(TextArea.Changed, "#composer")
@@ -157,6 +191,8 @@ class ConversationScreen(ActingScreen):
         bar.append(" · ")
         bar.append(terminal_safe(route.label, single_line=True) if route else visibility,
                    style="bold magenta" if visibility == "private" else "bold")
+        if self.public_note and route is not None:
+            bar.append(" + a public note under the post", style="bold")
         bar.append("  (ctrl+t public/private, p route)", style="dim")
         self.query_one("#composer-bar", Static).update(bar)
 
@@ -174,7 +210,7 @@ class ConversationScreen(ActingScreen):
         self.composer.focus()
 
     def action_toggle_visibility(self) -> None:
-        self.route = None
+        self.route, self.public_note = None, False
         self.visibility = "private" if self.visibility == "public" else "public"
         self._show_counter()
         if self.offer_private and self.visibility == "private":
@@ -182,12 +218,13 @@ class ConversationScreen(ActingScreen):
             self.action_send()
 
     def action_send(self) -> None:
-        self._send(self.conversation_id, self.composer.text, self.visibility or "public", self.route)
+        self._send(self.conversation_id, Reply(self.composer.text, self.visibility or "public", self.route,
+                                               self.public_note))
 
     @work(thread=True, exclusive=True, group="conversation-send", exit_on_error=False)
-    def _send(self, conversation_id: int, text: str, visibility: str, route: ReplyRoute | None) -> None:
+    def _send(self, conversation_id: int, reply: Reply) -> None:
         try:
-            outcome = self.desk.run(Reply(text, visibility, route), Selection((conversation_id,)))
+            outcome = self.desk.run(reply, Selection((conversation_id,)))
             self.post_message(ReplyQueued(outcome.detail))
         except ReplyRejected as rejected:
             self.post_message(ReplyRefused(str(rejected), rejected.go_private))
@@ -204,19 +241,19 @@ class ConversationScreen(ActingScreen):
 
     @on(RoutesLoaded)
     def _routes_loaded(self, message: RoutesLoaded) -> None:
-        def chosen(choice: ReplyRoute | str | None) -> None:
+        def chosen(choice: Picked | str | None) -> None:
             if choice == EMAIL:
                 self.query_one(CommandLine).open("email ", "reply by email to :")
-            elif isinstance(choice, ReplyRoute):
-                self._use_route(choice)
+            elif isinstance(choice, tuple):
+                self._use_route(*choice)
 
         self.app.push_screen(RoutePicker(message.routes), chosen)
 
-    def _use_route(self, route: ReplyRoute) -> None:
+    def _use_route(self, route: ReplyRoute, public_note: bool = False) -> None:
         if route.problem:
             self.notify(terminal_safe(route.problem), title="Not this route", severity="warning", markup=False)
             return
-        self.route = route
+        self.route, self.public_note = route, public_note
         self._show_counter()
         self.composer.focus()
 
@@ -240,6 +277,7 @@ class ConversationScreen(ActingScreen):
     @on(ReplyQueued)
     def _reply_queued(self, message: ReplyQueued) -> None:
         self.composer.clear()
+        self.public_note = False
         entry = message.outbox
         self.notify(terminal_safe(f"Reply queued: {entry.kind or entry.visibility} on {entry.channel}"
                                   + (f" to {entry.recipient}" if entry.kind == "email" else "") + "."), markup=False)
@@ -277,13 +315,18 @@ class ConversationScreen(ActingScreen):
 
     def action_key_customer(self) -> None:
         if self.detail is not None:
-            self._flag_key_customer(not self.detail.key_customer)
+            self.execute(EditCustomer(key_customer=not self.detail.key_customer))
 
-    @work(thread=True, group="conversation-change", exit_on_error=False)
-    def _flag_key_customer(self, flag: bool) -> None:
-        self.desk.flag_key_customer(self.conversation_id, flag)
-        self.post_message(ActionDone("flagged as a key customer" if flag else "no longer a key customer",
-                                     self.conversation_id, True))
+    def action_customer(self) -> None:
+        def answered(answer: Answer) -> None:
+            if isinstance(answer, int):
+                self.app.push_screen(ConversationScreen(answer, desk=self.desk))
+            elif isinstance(answer, str):
+                self.action_prompt(answer)
+            elif answer is not None:
+                self.execute(answer)
+
+        self.app.push_screen(CustomerScreen(self.desk, self.conversation_id), answered)
 
     # Commands on this conversation ---------------------------------------------------------------
     def target(self) -> Target | None:
@@ -309,5 +352,6 @@ class ConversationScreen(ActingScreen):
             ("Canned response", "Insert a canned response into the composer", self.action_canned),
             ("Approve waiting replies", "Let this conversation's held replies go (supervisors)", self.action_approve),
             ("Key customer", "Flag or unflag this customer as a key customer", self.action_key_customer),
+            ("Customer", "Identities, earlier conversations, links to make (c)", self.action_customer),
             ("Back to the queue", "Close this conversation", self.dismiss),
         ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from socialdesk.store.views import ChannelHealth, ConversationDetail, OutboxView, QueueFilter, QueueRow
+from socialdesk.store.views import ChannelHealth, ConversationDetail, CustomerView, OutboxView, QueueFilter, QueueRow
 
 
 class StoreChanged(Message):
@@ -59,9 +59,10 @@ class HealthFetched(Message):
 
 
 class ConversationLoaded(Message):
-    def __init__(self, conversation_id: int, detail: ConversationDetail | None) -> None:
+    def __init__(self, conversation_id: int, detail: ConversationDetail | None,
+                 customer: CustomerView | None = None) -> None:
         super().__init__()
-        self.conversation_id, self.detail = conversation_id, detail
+        self.conversation_id, self.detail, self.customer = conversation_id, detail, customer
 
 
 class ReplyQueued(Message):
@@ -117,6 +118,14 @@ class NeedsConfirm(Message):
     def __init__(self, command, target, count: int) -> None:
         super().__init__()
         self.command, self.target, self.count = command, target, count
+
+
+class NeedsMerge(Message):
+    """Linking an identity would merge two customers: ask, then run it with merge=True."""
+
+    def __init__(self, command, target, question: str) -> None:
+        super().__init__()
+        self.command, self.target, self.question = command, target, question
 
 
 class Undone(Message):

@@ -1,6 +1,7 @@
 """Pick how a reply goes out (p): every route the conversation offers, each with why it is closed
 when it is (a window that has passed, a private reply already used), and an email to an address
-the agent types. Enter picks, Escape keeps the current route."""
+the agent types. Enter picks, n picks a private route and leaves a public note under the post
+([desk] move_note), Escape keeps the current route."""
 
 from __future__ import annotations
 
@@ -17,12 +18,17 @@ from socialdesk.text import terminal_safe
 EMAIL = "email"  # what the picker answers for "an email to another address"
 
 
-class RoutePicker(ModalScreen[ReplyRoute | str | None]):
+Picked = tuple[ReplyRoute, bool]  # the route, and whether a public note goes with it
+
+
+class RoutePicker(ModalScreen[Picked | str | None]):
     DEFAULT_CSS = """
     RoutePicker { align: center middle; }
     RoutePicker > OptionList { width: 80%; max-width: 90; height: auto; max-height: 70%; border: round $accent; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="routes.cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="routes.cancel"),
+                Binding("n", "with_note", "With a public note", id="routes.note",
+                        tooltip="A private route, and a public note under the post that says where the talk went")]
 
     def __init__(self, routes: list[ReplyRoute]) -> None:
         super().__init__()
@@ -40,7 +46,22 @@ class RoutePicker(ModalScreen[ReplyRoute | str | None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         chosen = event.option.id
-        self.dismiss(EMAIL if chosen == EMAIL else self.routes[int(chosen or 0)])
+        self.dismiss(EMAIL if chosen == EMAIL else (self.routes[int(chosen or 0)], False))
+
+    def action_with_note(self) -> None:
+        options = self.query_one(OptionList)
+        if options.highlighted is None:
+            return
+        chosen = options.get_option_at_index(options.highlighted).id
+        if chosen == EMAIL or chosen is None:
+            self.notify("Pick the address first (Enter), then send with the note from the composer.",
+                        severity="warning", markup=False)
+            return
+        route = self.routes[int(chosen)]
+        if route.visibility != "private":
+            self.notify("A public note goes with a private route.", severity="warning", markup=False)
+            return
+        self.dismiss((route, True))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

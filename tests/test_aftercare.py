@@ -21,8 +21,9 @@ from socialdesk.store.models import AuditEvent, Conversation, Outbox
 X = Capabilities(public_reply=True, private_reply=True, dm=True, email=False, max_length=280)
 CONFIG = Config.model_validate({"rules": {"canned": [
     {"name": "closeout", "text": "Glad we sorted it out in private, {customer_name}! ({case_ref})"},
-    {"name": "csat", "text": "How did we do? Reply with a score from 1 to 10. ({case_ref})"}]},
-    "resolve": {"closeout": "closeout", "survey": "csat"}})
+    {"name": "csat", "text": "How did we do? Reply with a score from 1 to 10. ({case_ref})"},
+    {"name": "moved", "text": "We've sent you a DM, {customer_name}."}]},
+    "resolve": {"closeout": "closeout", "survey": "csat"}, "desk": {"move_note": "moved"}})
 WEEK = timedelta(days=7)
 
 
@@ -31,7 +32,7 @@ def journey(store):
     with store.begin() as s:
         x = commands.ensure_channel(s, "brand-x", "x")
         write_batch(s, x, [mention("t1", "@brand my card was charged twice", minutes_ago=30)])
-    settings = DeskSettings({"fixed": "Problem solved"}, closeout="closeout", survey="csat")
+    settings = DeskSettings({"fixed": "Problem solved"}, move_note="moved", closeout="closeout", survey="csat")
     desk = Desk(store, "alice", limits={"brand-x": ChannelLimits(280, "chars", X)},
                 rules=build_ruleset(CONFIG, sentiment=False), settings=settings)
     with store() as s:
@@ -163,3 +164,13 @@ def test_within_the_reopen_window_the_conversation_reopens(store, journey):
     with store() as s:
         actions = s.execute(select(AuditEvent.action).where(AuditEvent.object_id == cid)).scalars().all()
     assert "resolve" in actions and "reply.queued" in actions
+
+
+def test_a_move_to_private_can_leave_a_public_note_under_the_post(store, journey):
+    desk, _, cid = journey
+    outcome = desk.run(Reply("What are the last 4 digits?", "private", public_note=True), Selection((cid,)))
+    assert outcome.summary == "Reply queued. With a public note."
+    dm_, note = deliver_all(store)
+    assert (dm_.kind, dm_.visibility, dm_.purpose) == ("dm", "private", None)
+    assert (note.kind, note.visibility, note.purpose, note.in_reply_to, note.text) == (
+        "reply", "public", "note", "t1", "We've sent you a DM, ann.")

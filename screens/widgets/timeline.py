@@ -23,7 +23,10 @@ def _safe(text: str | None) -> str:
     return terminal_safe(text or "", single_line=True)
 
 
-def message_text(message: MessageView, at: datetime) -> Text:
+PURPOSES = {"closeout": "public close-out", "csat": "satisfaction survey", "note": "public note on the move"}
+
+
+def message_text(message: MessageView, at: datetime, purpose: str | None = None) -> Text:
     inbound = message.direction == "in"
     head = Text(no_wrap=True, overflow="ellipsis")
     head.append("◀ " if inbound else "▶ ", style="bold cyan" if inbound else "bold green")
@@ -32,6 +35,8 @@ def message_text(message: MessageView, at: datetime) -> Text:
         head.append(" " + _safe(message.author_name))
     head.append(f" · {_safe(message.channel)} · {_safe(message.kind)} · ", style="dim")
     head.append(_safe(message.visibility), style="magenta" if message.visibility == "private" else "dim")
+    if purpose in PURPOSES:
+        head.append(f" · {PURPOSES[purpose]}", style="bold")
     when = fmt.age(message.published_at, at)
     head.append(f" · {when} ago" if inbound else f" · sent {when} ago", style="dim")
     if message.edited_at is not None:
@@ -47,6 +52,8 @@ def outbox_text(entry: OutboxView, at: datetime) -> Text:
     head.append("⇢ outbox · ", style="bold")
     head.append(entry.state, style=OUTBOX_STATE_STYLES.get(entry.state, "bold"))
     route = entry.kind or entry.visibility
+    if entry.purpose in PURPOSES:
+        route = f"{PURPOSES[entry.purpose]}: {route}"
     if entry.channel:
         route += f" on {entry.channel}"
     if entry.kind == "email" and entry.recipient:
@@ -89,9 +96,11 @@ class Timeline(VerticalScroll, can_focus=True):
         at = fmt.now()
         follow = not self.children or self.scroll_y >= self.max_scroll_y
         items: list[tuple[datetime, Static]] = []
+        purposes = {entry.message_id: entry.purpose for entry in detail.outbox if entry.message_id}
         for message in detail.messages:
             classes = "entry " + ("inbound" if message.direction == "in" else "outbound")
-            items.append((fmt.aware(message.published_at), Static(message_text(message, at), classes=classes)))
+            text = message_text(message, at, purposes.get(message.id))
+            items.append((fmt.aware(message.published_at), Static(text, classes=classes)))
         shown = {m.id for m in detail.messages}
         for entry in detail.outbox:
             if entry.message_id in shown:

@@ -94,6 +94,7 @@ class DeskConfig(Model):
     confirm_above: int = Field(default=50, ge=1)  # ask before a command changes more conversations
     require_resolution_code: bool = True  # resolving needs one of [resolution_codes] (if any)
     tags: list[Name] = []  # tags people may set by hand besides those the rules set
+    move_note: Name | None = None  # a canned response posted in public when a reply moves to private (n in p)
 
 
 class ResolveConfig(Model):
@@ -192,10 +193,10 @@ class Config(Model):
                     ("teams", i, "overflow"), f"unknown team {team.overflow!r} (teams: {known})"
                 )
         canned = {response.name for response in self.rules.canned}
-        for key in ("closeout", "survey"):
-            name = getattr(self.resolve, key)
+        for section, key in (("resolve", "closeout"), ("resolve", "survey"), ("desk", "move_note")):
+            name = getattr(getattr(self, section), key)
             if name is not None and name not in canned:
-                raise LocatedError(("resolve", key), f"unknown canned response {name!r} "
+                raise LocatedError((section, key), f"unknown canned response {name!r} "
                                                      f"(canned: {', '.join(sorted(canned)) or 'none declared'})")
         tags = check_references(self.rules, team_names, _default_tags())
         for i, team in enumerate(self.teams):

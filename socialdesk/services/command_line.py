@@ -7,6 +7,7 @@
     :view unassigned       :mark refund age:<10m :unmark
     :search refund         :undo                 :clusters (one row per cluster)
     :email ann@example.com (the conversation's reply goes by email to that address)
+    :crm 4711              :profile Prefers email (the customer's CRM id and notes)
 
 Pure: the screen turns a `Line` into a command for the command layer, or into a view change.
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from . import commands as c
 
 VERBS = ("tag", "untag", "priority", "assign", "close", "resolve", "reopen", "note", "reply", "view", "mark",
-         "unmark", "search", "undo", "clusters", "email")
+         "unmark", "search", "undo", "clusters", "email", "crm", "profile")
 ALIASES = {"p": "priority", "a": "assign", "t": "tag", "r": "resolve", "v": "view", "m": "mark", "s": "search",
            "noise": "close", "/": "search"}
 SCREEN_VERBS = ("view", "mark", "unmark", "search", "undo", "clusters", "email")  # handled by the screen itself
@@ -90,6 +91,10 @@ def _command(verb: str, rest: str) -> c.Command:
         return c.Reopen()
     if verb == "note":
         return c.Note(rest)
+    if verb == "crm":
+        return c.EditCustomer(crm_id=rest)  # empty: no CRM id
+    if verb == "profile":
+        return c.EditCustomer(notes=rest)
     return c.HoldingReply(rest)
 
 

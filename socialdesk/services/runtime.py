@@ -158,7 +158,8 @@ class Runtime:
         hours = opening_hours(self.config)
         settings = DeskSettings(dict(self.config.resolution_codes), self.config.desk.require_resolution_code,
                                 self.config.desk.confirm_above, self.config.known_tags(),
-                                closeout=self.config.resolve.closeout, survey=self.config.resolve.survey)
+                                move_note=self.config.desk.move_note, closeout=self.config.resolve.closeout,
+                                survey=self.config.resolve.survey)
         return Desk(sessions or self.sessions, agent, limits=self.limits(), rules=self.rules, settings=settings,
                     views=dict(self.config.views),
                     role=role,

@@ -29,6 +29,7 @@ class DeskSettings:
     require_resolution_code: bool = True
     confirm_above: int = 50
     tags: tuple[str, ...] = ()  # tags people may set besides those the rules and the store know
+    move_note: str | None = None  # [desk]: the canned public note on a move to private
     closeout: str | None = None  # [resolve]: the canned public close-out after a private talk
     survey: str | None = None  # [resolve]: the canned satisfaction question
 

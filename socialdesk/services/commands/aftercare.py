@@ -1,4 +1,7 @@
-"""What follows a resolution ([resolve] in the config), queued like any reply and checked the same way:
+"""What goes out besides an agent's own answers, queued like any reply and checked the same way.
+
+On a move to private, the **public note** ([desk] move_note) tells the public thread where the
+talk went ("We've sent you a DM"). After a resolution ([resolve]):
 
 - the **public close-out**: a conversation that began in public and moved to a private route gets a
   short public reply on the original post (the canned `closeout`), so the thread in public ends
@@ -50,11 +53,29 @@ def moved_private(detail: ConversationDetail) -> bool:
     return public and private
 
 
+def public_route(detail: ConversationDetail, replies: ReplyRules, now: datetime, *, first: bool = False) -> ReplyRoute:
+    """A public reply to the customer's latest public message (or to the original post: `first`)."""
+    public = [m for m in detail.messages if m.direction == "in" and m.kind in PUBLIC_KINDS]
+    if not public:
+        raise Refused("There is no public post here to answer in public.")
+    answered = public[0] if first else public[-1]
+    limit = replies.limits.get(answered.channel)
+    return on_channel(answered.channel, answered, limit.capabilities if limit else None, "public", now)
+
+
+def public_note(detail: ConversationDetail, replies: ReplyRules, settings: DeskSettings,
+                actor: Actor) -> tuple[str, ReplyRoute, str | None]:
+    """The note on a move to private, checked: its text, route and approval reason (if any)."""
+    if not settings.move_note:
+        raise Refused("No public note is set up: name a canned response as move_note under [desk].")
+    text = replies.render(settings.move_note, detail, actor.name).text
+    route = public_route(detail, replies, datetime.now(UTC))
+    return text, route, replies.check(detail, text, route, actor)
+
+
 def closeout_route(detail: ConversationDetail, replies: ReplyRules, now: datetime) -> ReplyRoute:
     """A public reply to the original post: the customer's first public message."""
-    original = next(m for m in detail.messages if m.direction == "in" and m.kind in PUBLIC_KINDS)
-    limit = replies.limits.get(original.channel)
-    return on_channel(original.channel, original, limit.capabilities if limit else None, "public", now)
+    return public_route(detail, replies, now, first=True)
 
 
 def survey_route(detail: ConversationDetail, replies: ReplyRules, now: datetime) -> ReplyRoute:

@@ -23,7 +23,7 @@ from . import actions as a
 from . import customers
 from .actions import ConversationCommand, DeskSettings, Note, change_for
 from .actor import Actor, Refused
-from .aftercare import after_resolution
+from .aftercare import after_resolution, public_note
 from .customers import CustomerCommand, EditCustomer, LinkIdentity, MergeNeeded, UnlinkIdentity
 from .replies import HOLDING_REPLY_LIMIT, Approve, HoldingReply, Reply, ReplyRejected, ReplyRules
 
@@ -213,10 +213,13 @@ class CommandLayer:
                 detail = queries.conversation_detail(s, cid)
             if detail is None:
                 continue
+            note = None
             try:
                 if isinstance(command, Reply):
                     text = command.text.strip()
                     route = command.route or self.replies.route(detail, command.visibility)
+                    if command.public_note and route.visibility == "private":
+                        note = public_note(detail, self.replies, self.settings, actor)
                 else:
                     text = self.replies.render(command.canned, detail, actor.name).text
                     last = next((m for m in reversed(detail.messages) if m.direction == "in"), None)
@@ -231,11 +234,16 @@ class CommandLayer:
                 with self.sessions.begin() as s:
                     queued.append(commands.queue_reply(s, cid, text, route.outbound(), actor=actor.name,
                                                        approval_reason=approval))
+                    if note is not None:
+                        note_text, note_route, note_approval = note
+                        commands.queue_reply(s, cid, note_text, note_route.outbound(), actor=actor.name,
+                                             approval_reason=note_approval, purpose="note")
             else:
                 queued.append(None)
         if isinstance(command, Reply):
             entry = queued[0]
-            return Outcome("Reply checked." if dry_run else "Reply queued.", 1, dry_run=dry_run, detail=entry)
+            text = ("Reply checked." if dry_run else "Reply queued.") + (" With a public note." if note else "")
+            return Outcome(text, 1, dry_run=dry_run, detail=entry)
         text = f"{'Would have queued' if dry_run else 'Queued'} a holding reply to {_plural(len(queued))}."
         if refused:
             text += " Held back: " + "; ".join(f"{n:,} — {why}" for why, n in refused.items())

@@ -37,6 +37,7 @@ class Reply:
     text: str
     visibility: str = "public"
     route: ReplyRoute | None = None
+    public_note: bool = False  # a private reply: also tell the public thread ([desk] move_note)
     verb = "answered"
 
 
