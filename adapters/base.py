@@ -136,7 +136,9 @@ class Capabilities:
     last private message the brand may still write (Messenger: 24 hours). `backfill`: can read
     back in time. `push`: can wait for news between polls (IMAP IDLE). `private_kind`: what a
     private answer to a public message is called on the platform ("dm": a direct message;
-    "private_reply": Meta's one private reply to a comment)."""
+    "private_reply": Meta's one private reply to a comment, once per comment). `private_needs_invite`:
+    the brand may write privately only to someone who has written to it privately first (a
+    Telegram bot cannot start a chat)."""
 
     public_reply: bool
     private_reply: bool
@@ -150,6 +152,7 @@ class Capabilities:
     backfill: bool = False
     push: bool = False
     private_kind: Literal["dm", "private_reply"] = "dm"
+    private_needs_invite: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,7 +122,8 @@ def classify(response: httpx.Response, body: Any) -> AdapterError | None:
 class TelegramAdapter:
     kind: ClassVar[str] = "telegram"
     capabilities = Capabilities(public_reply=True, private_reply=True, dm=True, email=False,
-                                max_length=MAX_LENGTH, length_counting="utf16", backfill=False)
+                                max_length=MAX_LENGTH, length_counting="utf16", backfill=False,
+                                private_needs_invite=True)
     streams = (UPDATES,)
 
     def __init__(self, bot_token: str, *, base_url: str = "https://api.telegram.org", long_poll: int = 20,

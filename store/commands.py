@@ -49,6 +49,7 @@ def ensure_channel(session: Session, name: str, kind: str, handle: str | None = 
 
 def agent_id(session: Session, name: str) -> int:
     """The agent's id, creating a plain agent row the first time a name signs in."""
+    hold_write_lock(session)  # it may write after reading: on SQLite, queue behind the other writers first
     found = session.execute(select(Agent.id).where(Agent.name == name)).scalar()
     if found is None:
         session.execute(upsert(session)(Agent).values(name=name, display_name=name, skills=[])

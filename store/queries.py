@@ -51,7 +51,7 @@ def outbox_view(o: Outbox, channel: str = "") -> OutboxView:
     return OutboxView(id=o.id, text=o.text, visibility=o.visibility, state=o.state, attempts=o.attempts,
                       last_error=o.last_error, created_at=o.created_at, sent_at=o.sent_at, message_id=o.message_id,
                       approval_reason=o.approval_reason, kind=o.kind, channel=channel, recipient=o.recipient,
-                      purpose=o.purpose)
+                      purpose=o.purpose, in_reply_to=o.in_reply_to)
 
 
 def conversation_detail(session: Session, conversation_id: int) -> ConversationDetail | None:
@@ -85,7 +85,10 @@ def conversation_detail(session: Session, conversation_id: int) -> ConversationD
         resolution_code=conv.resolution_code, version=conv.version,
         contact=ContactView(id=contact.id, channel=channels.get(contact.channel_id, "?"), handle=contact.handle,
                             display_name=contact.display_name, followers=contact.followers,
-                            verified=contact.verified, location=contact.location),
+                            verified=contact.verified, location=contact.location,
+                            wrote_privately=session.execute(select(Conversation.id).where(
+                                Conversation.contact_id == contact.id, Conversation.private.is_(True)).limit(1)
+                            ).first() is not None),
         messages=messages, outbox=outbox,
         reasons=tuple((label, points) for label, points in orjson.loads(conv.reasons)) if conv.reasons else (),
         sensitive=tuple(conv.sensitive.split(",")) if conv.sensitive else (), sentiment=conv.sentiment,

@@ -111,6 +111,7 @@ class ContactView:
     followers: int
     verified: bool
     location: str | None
+    wrote_privately: bool = False  # has ever written to the brand privately on this channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ class OutboxView:
     channel: str = ""
     recipient: str | None = None
     purpose: str | None = None  # None: an answer; closeout | csat | note
+    in_reply_to: str | None = None  # the platform id of the message it answers
 
 
 @dataclass(frozen=True, slots=True)

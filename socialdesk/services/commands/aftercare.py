@@ -60,7 +60,7 @@ def public_route(detail: ConversationDetail, replies: ReplyRules, now: datetime,
         raise Refused("There is no public post here to answer in public.")
     answered = public[0] if first else public[-1]
     limit = replies.limits.get(answered.channel)
-    return on_channel(answered.channel, answered, limit.capabilities if limit else None, "public", now)
+    return on_channel(detail, answered.channel, answered, limit.capabilities if limit else None, "public", now)
 
 
 def public_note(detail: ConversationDetail, replies: ReplyRules, settings: DeskSettings,

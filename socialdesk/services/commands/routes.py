@@ -70,9 +70,11 @@ def _span(delta: timedelta) -> str:
 
 
 def route_problem(channel: str, caps: Capabilities, visibility: str, answered_kind: str,
-                  answered_at: datetime, now: datetime) -> str | None:
-    """Why `channel` cannot take this reply (the route it lacks, a window that has closed), or
-    None. From the adapter's declared capabilities: no platform is named here."""
+                  answered_at: datetime, now: datetime, *, private_reply_used: bool = False,
+                  wrote_privately: bool = True) -> str | None:
+    """Why `channel` cannot take this reply (the route it lacks, a window that has closed, a
+    private reply already used, a private chat the customer never opened), or None. From the
+    adapter's declared capabilities: no platform is named here."""
     public_message = answered_kind in PUBLIC_KINDS
     age = now - answered_at
     if visibility == "public":
@@ -86,6 +88,12 @@ def route_problem(channel: str, caps: Capabilities, visibility: str, answered_ki
             return (f"{channel} allows a private reply to a public message only within "
                     f"{_span(caps.private_reply_window)} of it; this one is {_span(age)} old. Answer in public "
                     "(ctrl+t), and invite the customer to write privately.")
+        if caps.private_kind == "private_reply" and private_reply_used:
+            return (f"{channel} allows one private reply per comment, and this one has had it. Wait for the "
+                    "customer's answer: it opens a private conversation you can go on in.")
+        if caps.private_needs_invite and not wrote_privately:
+            return (f"On {channel} the customer has to write to you privately first. Answer in public (ctrl+t) "
+                    "and invite them to message you, or reach them by email.")
         return None
     if caps.dm_window and age > caps.dm_window:
         return (f"{channel} lets the brand write privately only within {_span(caps.dm_window)} of the customer's "
@@ -103,13 +111,21 @@ def latest_inbound(detail: ConversationDetail, *, public_only: bool = False) -> 
     return latest
 
 
-def on_channel(channel: str, answered: MessageView, caps: Capabilities | None, visibility: str,
-                now: datetime) -> ReplyRoute:
+def on_channel(detail: ConversationDetail, channel: str, answered: MessageView, caps: Capabilities | None,
+               visibility: str, now: datetime) -> ReplyRoute:
+    """The route of a reply to `answered` on its channel, with why it cannot be taken now, if so."""
     if caps is not None and caps.email and visibility == "private":
         return ReplyRoute("email", channel, "private", answered, answered.author_handle)
     kind = "reply" if visibility == "public" else (
         caps.private_kind if caps and answered.kind in PUBLIC_KINDS else "dm")
-    problem = route_problem(channel, caps, visibility, answered.kind, answered.published_at, now) if caps else None
+    problem = None
+    if caps is not None:
+        used = any(o.kind == "private_reply" and o.in_reply_to == answered.platform_id
+                   and o.state not in ("cancelled", "failed") for o in detail.outbox)
+        wrote = any(m.direction == "in" and m.channel == channel and m.visibility == "private" for m in detail.messages) \
+            or (detail.contact.channel == channel and detail.contact.wrote_privately)
+        problem = route_problem(channel, caps, visibility, answered.kind, answered.published_at, now,
+                                private_reply_used=used, wrote_privately=wrote)
     return ReplyRoute(kind, channel, visibility, answered, problem=problem)
 
 
@@ -120,7 +136,7 @@ def default_route(detail: ConversationDetail, limits: dict[str, ChannelLimits], 
     if answered is None:
         raise Refused("There is no message from the customer to answer here.")
     limit = limits.get(answered.channel)
-    return on_channel(answered.channel, answered, limit.capabilities if limit else None, visibility, now)
+    return on_channel(detail, answered.channel, answered, limit.capabilities if limit else None, visibility, now)
 
 
 def routes_for(detail: ConversationDetail, limits: dict[str, ChannelLimits], now: datetime, *,
@@ -134,12 +150,12 @@ def routes_for(detail: ConversationDetail, limits: dict[str, ChannelLimits], now
         limit = limits.get(channel)
         caps = limit.capabilities if limit else None
         if caps is not None and caps.email:
-            found.append(on_channel(channel, answered, caps, "private", now))
+            found.append(on_channel(detail, channel, answered, caps, "private", now))
             continue
         if channel in public:  # in public, the latest public post (the close-out after a private talk)
-            found.append(on_channel(channel, public[channel], caps, "public", now))
+            found.append(on_channel(detail, channel, public[channel], caps, "public", now))
         if caps is None or caps.private_reply or caps.dm:
-            found.append(on_channel(channel, answered, caps, "private", now))
+            found.append(on_channel(detail, channel, answered, caps, "private", now))
     for address in addresses:
         found.append(email_route(detail, limits, address, brand=brand))
     return found
