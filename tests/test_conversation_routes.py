@@ -126,3 +126,20 @@ def test_the_real_address_is_the_one_in_brackets(typed, address):
 def test_what_is_not_one_address_gets_no_email(typed):
     with pytest.raises(Refused, match="is not an email address"):
         real_address(typed)
+
+
+def test_metas_one_private_reply_per_comment_is_refused_once_used_before_anything_is_queued(store):
+    meta = Capabilities(public_reply=True, private_reply=True, dm=True, email=False, max_length=8000,
+                        private_reply_window=timedelta(days=7), private_kind="private_reply")
+    with store.begin() as s:
+        fb = commands.ensure_channel(s, "brand-fb", "facebook")
+        write_batch(s, fb, [IngestItem(platform_id="c1", kind="comment", visibility="public", text="charged twice",
+                                       published_at=NOW - timedelta(hours=1), author_id="u1", author_handle="ann")])
+    desk = Desk(store, "alice", limits={"brand-fb": ChannelLimits(8000, "chars", meta)})
+    desk.reply(1, "Sorry! Let's look at it in private.", "private")
+    (private,) = [r for r in desk.routes(1) if r.visibility == "private"]
+    assert private.kind == "private_reply" and "one private reply per comment" in private.problem
+    with pytest.raises(ReplyRejected, match="one private reply per comment"):
+        desk.reply(1, "And another thing", "private")
+    with store() as s:
+        assert len(s.execute(select(Outbox)).scalars().all()) == 1
